@@ -1,0 +1,261 @@
+import { Buffer } from 'node:buffer';
+
+// Incremental `text/event-stream` parser following
+// https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
+// It runs beside every forwarded chunk, so the hot path is `indexOf` over the decoded chunk: no per-byte loops,
+// and a partial line is kept as a list of parts instead of being re-concatenated on every chunk.
+
+export interface SseEvent {
+  /** The `event` field, or 'message' when the block had none (or an empty one). */
+  event: string;
+  /** `data` lines joined with '\n'. */
+  data: string;
+  /** The last event ID in force when this event was dispatched (persists across events, per spec); absent if empty. */
+  id?: string;
+  /** A valid `retry` value seen in this event's block. */
+  retry?: number;
+}
+
+export interface SseParserOptions {
+  onEvent(ev: SseEvent): void;
+  /** Longest line kept, in UTF-8 bytes (default 1 MiB). Longer lines are dropped; the parser resyncs at the next line end. */
+  maxLineBytes?: number;
+  /** Largest data buffer of one event, in UTF-8 bytes (default: maxLineBytes). A larger event is dropped whole. */
+  maxEventBytes?: number;
+  /** Called once per dropped line or dropped event. */
+  onOverflow?(): void;
+}
+
+export interface SseParser {
+  push(chunk: Uint8Array): void;
+  /** End of stream: per spec an incomplete event (no terminating blank line) is discarded. */
+  end(): void;
+}
+
+export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
+
+const LF = 10;
+const SPACE = 32;
+const COLON = 58;
+
+/**
+ * Measures the UTF-8 size of a growing text without encoding it on the hot path: one UTF-16 unit is at most
+ * 3 UTF-8 bytes, so exact counting only starts once 3 × units could pass the limit. The result is exact and
+ * independent of how the text was chunked, which keeps overflow decisions deterministic.
+ */
+class Utf8Budget {
+  private units = 0;
+  private bytes = -1;
+  constructor(private readonly limit: number) {}
+
+  /** Adds `part`; `measureSoFar` gives the exact size of what was added before. Returns false once over the limit. */
+  add(part: string, measureSoFar: () => number): boolean {
+    if (this.bytes < 0) {
+      this.units += part.length;
+      if (this.units * 3 <= this.limit) return true;
+      if (this.units > this.limit) return false;
+      this.bytes = measureSoFar() + Buffer.byteLength(part, 'utf8');
+    } else {
+      this.bytes += Buffer.byteLength(part, 'utf8');
+    }
+    return this.bytes <= this.limit;
+  }
+
+  reset(): void {
+    this.units = 0;
+    this.bytes = -1;
+  }
+}
+
+export function createSseParser(opts: SseParserOptions): SseParser {
+  const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const maxEvent = opts.maxEventBytes ?? maxLine;
+  // Default TextDecoder options are what the spec asks: UTF-8 with replacement characters, and exactly one
+  // leading BOM stripped at stream start ("One leading U+FEFF BYTE ORDER MARK character must be ignored").
+  const decoder = new TextDecoder('utf-8');
+
+  let partial: string[] = [];
+  const lineBudget = new Utf8Budget(maxLine);
+  let droppingLine = false;
+  // A CR ending one chunk and an LF starting the next are one line ending (spec: "end-of-line = CRLF / CR / LF").
+  let skipLeadingLf = false;
+
+  let eventType = '';
+  let data = '';
+  let hasData = false;
+  const dataBudget = new Utf8Budget(maxEvent);
+  let lastEventId = '';
+  let retry: number | undefined;
+  // Set when a line or the data of the current block overflowed: the block is dropped at its blank line, because
+  // dispatching it without the lost line could hand on a valid-looking but wrong event.
+  let poisoned = false;
+  let ended = false;
+
+  const resetBlock = (): void => {
+    eventType = '';
+    data = '';
+    hasData = false;
+    dataBudget.reset();
+    retry = undefined;
+    poisoned = false;
+  };
+
+  const dispatch = (): void => {
+    // Spec: an empty data buffer dispatches nothing, but the event type buffer is still reset.
+    if (poisoned || !hasData) {
+      resetBlock();
+      return;
+    }
+    const ev: SseEvent = { event: eventType === '' ? 'message' : eventType, data };
+    if (lastEventId !== '') ev.id = lastEventId;
+    if (retry !== undefined) ev.retry = retry;
+    resetBlock();
+    opts.onEvent(ev);
+  };
+
+  const processLine = (line: string): void => {
+    if (line.length === 0) {
+      dispatch();
+      return;
+    }
+    const colon = line.indexOf(':');
+    if (colon === 0) return; // comment
+    let field: string;
+    let value: string;
+    if (colon < 0) {
+      field = line;
+      value = '';
+    } else {
+      field = line.slice(0, colon);
+      const start = line.charCodeAt(colon + 1) === SPACE ? colon + 2 : colon + 1;
+      value = line.slice(start);
+    }
+    switch (field) {
+      case 'data': {
+        if (poisoned) return;
+        const sep = hasData ? '\n' : '';
+        if (!dataBudget.add(sep + value, () => Buffer.byteLength(data, 'utf8'))) {
+          poisoned = true;
+          opts.onOverflow?.();
+          return;
+        }
+        data = hasData ? data + '\n' + value : value;
+        hasData = true;
+        return;
+      }
+      case 'event':
+        eventType = value;
+        return;
+      case 'id':
+        if (!value.includes('\0')) lastEventId = value;
+        return;
+      case 'retry':
+        if (/^[0-9]+$/.test(value)) retry = parseInt(value, 10);
+        return;
+      default:
+        return; // unknown fields are ignored
+    }
+  };
+
+  /** A full line whose start may sit in `partial` from earlier chunks. */
+  const completeLine = (text: string, start: number, end: number): void => {
+    if (droppingLine) {
+      droppingLine = false;
+      return;
+    }
+    let line: string;
+    if (partial.length === 0) {
+      line = text.slice(start, end);
+      if (line.length * 3 > maxLine && Buffer.byteLength(line, 'utf8') > maxLine) {
+        lineOverflow(line);
+        return;
+      }
+    } else {
+      const rest = text.slice(start, end);
+      const ok = lineBudget.add(rest, sumPartialBytes);
+      const first = partial[0] ?? '';
+      if (ok) partial.push(rest);
+      line = ok ? partial.join('') : '';
+      partial = [];
+      lineBudget.reset();
+      if (!ok) {
+        lineOverflow(first);
+        return;
+      }
+    }
+    processLine(line);
+  };
+
+  const sumPartialBytes = (): number => {
+    let n = 0;
+    for (const p of partial) n += Buffer.byteLength(p, 'utf8');
+    return n;
+  };
+
+  const lineOverflow = (lineStart: string): void => {
+    // An over-long comment (padding) belongs to no event, so only a field line poisons its block.
+    if (lineStart.charCodeAt(0) !== COLON) poisoned = true;
+    opts.onOverflow?.();
+  };
+
+  const keepTail = (tail: string): void => {
+    if (droppingLine) return;
+    if (lineBudget.add(tail, sumPartialBytes)) {
+      partial.push(tail);
+      return;
+    }
+    lineOverflow(partial[0] ?? tail);
+    partial = [];
+    lineBudget.reset();
+    droppingLine = true;
+  };
+
+  const push = (chunk: Uint8Array): void => {
+    if (ended) return;
+    const text = decoder.decode(chunk, { stream: true });
+    const len = text.length;
+    if (len === 0) return; // e.g. only part of a multi-byte character: keep skipLeadingLf for the next chunk
+    let pos = 0;
+    if (skipLeadingLf) {
+      skipLeadingLf = false;
+      if (text.charCodeAt(0) === LF) pos = 1;
+    }
+    // Next CR / LF positions are cached; -1 stays valid for the rest of this chunk.
+    let lf = text.indexOf('\n', pos);
+    let cr = text.indexOf('\r', pos);
+    while (lf >= 0 || cr >= 0) {
+      let end: number;
+      let next: number;
+      if (cr < 0 || (lf >= 0 && lf < cr)) {
+        end = lf;
+        next = lf + 1;
+        lf = text.indexOf('\n', next);
+      } else {
+        end = cr;
+        if (cr + 1 === len) {
+          next = len;
+          skipLeadingLf = true;
+        } else if (text.charCodeAt(cr + 1) === LF) {
+          next = cr + 2;
+          lf = text.indexOf('\n', next);
+        } else {
+          next = cr + 1;
+        }
+        cr = text.indexOf('\r', next);
+      }
+      completeLine(text, pos, end);
+      pos = next;
+    }
+    if (pos < len) keepTail(pos === 0 ? text : text.slice(pos));
+  };
+
+  const end = (): void => {
+    if (ended) return;
+    ended = true;
+    decoder.decode(); // release any held partial character
+    partial = [];
+    resetBlock();
+  };
+
+  return { push, end };
+}
