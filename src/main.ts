@@ -1,0 +1,54 @@
+/**
+ * Composition root: the only module that reads process.env, opens sinks, serves and traps
+ * signals. Everything else receives its collaborators.
+ */
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from './app.ts';
+import { defaultConfigPaths, loadConfig } from './config/load.ts';
+import { startProxy } from './server.ts';
+import { createSinks } from './logging/sinks.ts';
+
+/** In-flight requests get this long to finish on SIGTERM before their sockets are closed. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+const rootDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const log: Logger = {
+  info: (m) => console.log(`[yallmp] ${m}`),
+  warn: (m) => console.warn(`[yallmp] WARN ${m}`),
+  error: (m) => console.error(`[yallmp] ERROR ${m}`),
+};
+
+async function main(): Promise<void> {
+  const paths = defaultConfigPaths(process.env, rootDir);
+  const loaded = loadConfig({ ...paths, env: process.env, rootDir });
+  for (const w of loaded.warnings) log.warn(w);
+  if (!loaded.ok) {
+    log.error(`invalid configuration, not starting:\n  - ${loaded.errors.join('\n  - ')}`);
+    process.exit(1);
+  }
+  const config = loaded.config;
+  const sinks = await createSinks({ config, rootDir, log });
+  const server = await startProxy({ config, sink: sinks.sink, log });
+  log.info(`listening on ${server.url} — ${config.backends.size} model(s): ${[...config.backends.keys()].join(', ') || '(none)'}`);
+  log.info(`OpenAI base URL: ${server.url}/v1`);
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: draining in-flight requests`);
+    await server.close(SHUTDOWN_GRACE_MS);
+    await sinks.sink.close?.();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  log.error(`start-up failed: ${(err as Error)?.stack ?? String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,85 @@
+import { Hono } from 'hono';
+import type { AppDeps } from '../app.ts';
+import { RequestRecorder } from '../logging/record.ts';
+import { readBodyLimited } from '../openai/body-limit.ts';
+import { asProxyError, errorResponse, errors, ProxyError } from '../openai/errors.ts';
+import { parseJsonBody, validatePayload, type Endpoint } from '../openai/validate.ts';
+import { buildRoute, normalizeModelName } from '../routing/route.ts';
+import { ClientCancelled, forward } from '../upstream/forward.ts';
+
+/** `/v1/*` proxy endpoints. Every request here yields exactly one finalized RequestRecord. */
+export function openaiRoutes(deps: AppDeps): Hono {
+  const app = new Hono();
+  const handle = (endpoint: Endpoint) => async (c: { req: { raw: Request; path: string } }) =>
+    proxyRequest(deps, endpoint, c.req.raw);
+
+  app.post('/chat/completions', (c) => handle('chat')(c));
+  app.post('/completions', (c) => handle('completions')(c));
+  app.post('/embeddings', (c) => handle('embeddings')(c));
+  app.post('/responses', (c) => {
+    if (!deps.getConfig().enableResponsesEndpoint) return errorResponse(errors.notFound(c.req.path));
+    return handle('responses')(c);
+  });
+  return app;
+}
+
+async function proxyRequest(deps: AppDeps, endpoint: Endpoint, req: Request): Promise<Response> {
+  const config = deps.getConfig();
+  const url = new URL(req.url);
+  deps.counters.start();
+  const recorder = new RequestRecorder({
+    id: crypto.randomUUID(),
+    method: req.method,
+    path: url.pathname,
+    query: url.search.slice(1),
+    headers: deps.sanitize(req.headers),
+    sink: deps.sink,
+    maxBodyBytes: config.logging.maxBodyBytes,
+    onFinalize: (outcome) => deps.counters.finish(outcome),
+  });
+  const idHeader = { 'x-request-id': recorder.id };
+
+  try {
+    const raw = await readBodyLimited(req, config.maxRequestBytes);
+    const parsed = parseJsonBody(raw);
+    recorder.setBody(raw, parsed.ok ? parsed.payload : parsed.parsed);
+    if (!parsed.ok) throw parsed.error;
+    const payload = parsed.payload;
+    if (typeof payload.model === 'string' && payload.model.trim()) recorder.setModel(normalizeModelName(payload.model));
+    const invalid = validatePayload(endpoint, payload);
+    if (invalid) throw invalid;
+
+    const model = recorder.model;
+    const isStream = payload.stream === true;
+    recorder.setStream(isStream);
+    const route = buildRoute(config, model);
+    recorder.setRoute(route.map((b) => b.name));
+    if (route.length === 0) throw errors.modelNotFound(model);
+
+    return await forward(deps, {
+      config,
+      route,
+      path: url.pathname,
+      query: url.search.slice(1),
+      payload,
+      raw,
+      isStream,
+      headers: req.headers,
+      clientSignal: req.signal,
+      recorder,
+    });
+  } catch (err) {
+    if (err instanceof ClientCancelled || (req.signal.aborted && !(err instanceof ProxyError))) {
+      recorder.addError('client_disconnect', 'client disconnected before the response started');
+      recorder.finalize('cancelled');
+      return new Response(null, { status: 499 });
+    }
+    const proxyErr = asProxyError(err);
+    if (!(err instanceof ProxyError)) deps.log.error(`request ${recorder.id} failed: ${(err as Error)?.stack ?? String(err)}`);
+    recorder.addError(proxyErr.logType, proxyErr.message, { httpStatus: proxyErr.status });
+    recorder.setResponse(proxyErr.status, null);
+    recorder.setResponseBody(JSON.stringify({ error: { message: proxyErr.message, code: proxyErr.code } }));
+    recorder.finalize('error');
+    return errorResponse(proxyErr, idHeader);
+  }
+}

@@ -1,0 +1,185 @@
+import type { BackendConfig, ProxyConfig } from '../config/types.ts';
+import type { RequestRecorder } from '../logging/record.ts';
+import type { HeaderSanitizer } from '../logging/sanitize.ts';
+import type { ErrorType } from '../logging/types.ts';
+import { asBodyInit, chunkSource, concat, decodeCapped, readCapped, readErrorBody, type ChunkSource } from './body.ts';
+import { BODY_DEADLINE_CODE, classifyNetworkError, parseRetryAfter, RETRYABLE_STATUSES } from './classify.ts';
+import { inboundHeaders } from './headers.ts';
+import type { UpstreamPools } from './pools.ts';
+import { relayStream } from './relay.ts';
+import { extractJsonUsage, relaySse } from './sse-relay.ts';
+
+export interface AttemptFailure {
+  backend: string;
+  type: ErrorType;
+  message: string;
+  retryAfterMs: number | null;
+  /** The upstream's own error response, relayed if every backend fails. */
+  response: { status: number; headers: Record<string, string>; body: Uint8Array } | null;
+}
+
+export type AttemptOutcome =
+  | { kind: 'response'; response: Response }
+  | { kind: 'retry'; failure: AttemptFailure }
+  | { kind: 'cancelled' };
+
+export interface AttemptInput {
+  pools: UpstreamPools;
+  sanitize: HeaderSanitizer;
+  config: ProxyConfig;
+  backend: BackendConfig;
+  attempt: number;
+  target: { origin: string; path: string; url: string };
+  body: Uint8Array | string;
+  headers: Record<string, string>;
+  isStream: boolean;
+  clientSignal: AbortSignal;
+  recorder: RequestRecorder;
+}
+
+/** Error bodies are kept only this large: enough for any real error message. */
+const MAX_ERROR_BODY = 64 * 1024;
+
+export async function attemptOnce(a: AttemptInput): Promise<AttemptOutcome> {
+  const started = performance.now();
+  const { backend, recorder } = a;
+  const note = (status: number | null, extra: AttemptNote = {}): void => {
+    recorder.addAttempt({
+      backend: backend.name,
+      attempt: a.attempt,
+      url: a.target.url,
+      status,
+      durationMs: Math.round(performance.now() - started),
+      ttfbMs: extra.ttfbMs ?? null,
+      error: extra.error ?? null,
+      errorType: extra.errorType ?? null,
+      responseHeaders: extra.headers ? a.sanitize(Object.entries(extra.headers)) : null,
+      responseBody: extra.body ?? null,
+    });
+  };
+  const networkFailure = (err: unknown, ttfbMs: number | null, status: number | null): AttemptOutcome => {
+    if (a.clientSignal.aborted) {
+      note(status, { ttfbMs, error: 'client disconnected', errorType: 'client_disconnect' });
+      return { kind: 'cancelled' };
+    }
+    const f = classifyNetworkError(err);
+    const message = `${backend.name} request error: ${f.message}`;
+    note(status, { ttfbMs, error: message, errorType: f.type });
+    recorder.addError(f.type, message, { backend: backend.name, httpStatus: status, context: { url: a.target.url, attempt: a.attempt } });
+    return { kind: 'retry', failure: { backend: backend.name, type: f.type, message, retryAfterMs: null, response: null } };
+  };
+
+  let res;
+  try {
+    res = await a.pools.get(a.target.origin).request({
+      method: 'POST',
+      path: a.target.path,
+      headers: a.headers,
+      body: a.body,
+      signal: a.clientSignal,
+      headersTimeout: backend.requestTimeoutMs,
+      bodyTimeout: a.config.timeouts.streamIdleMs,
+    });
+  } catch (err) {
+    return networkFailure(err, null, null);
+  }
+  const ttfbMs = Math.round(performance.now() - started);
+  const status = res.statusCode;
+  const headers = inboundHeaders(res.headers);
+  headers['x-request-id'] = recorder.id;
+  const source = chunkSource(res.body);
+
+  if (status >= 400) {
+    const body = await readErrorBody(source, MAX_ERROR_BODY);
+    const text = decodeCapped([body], a.config.logging.maxBodyBytes);
+    const retryable = RETRYABLE_STATUSES.has(status);
+    const type: ErrorType = retryable ? 'http_retryable' : 'http_error';
+    const message = retryable ? `${backend.name} returned retryable status ${status}` : `${backend.name} returned status ${status}`;
+    note(status, { ttfbMs, error: message, errorType: type, headers, body: text });
+    recorder.addError(type, message, { backend: backend.name, httpStatus: status, context: { url: a.target.url, attempt: a.attempt, body: text } });
+    if (retryable) {
+      const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+      return { kind: 'retry', failure: { backend: backend.name, type, message, retryAfterMs, response: { status, headers, body } } };
+    }
+    recorder.setResponse(status, backend.name);
+    recorder.setResponseBody(text);
+    recorder.finalize('error');
+    return { kind: 'response', response: new Response(asBodyInit(body), { status, headers }) };
+  }
+
+  const isSse = (headers['content-type'] ?? '').includes('text/event-stream');
+  if (a.isStream && isSse) {
+    return relaySse({ ...a, status, headers, source, ttfbMs, started, note, networkFailure });
+  }
+  return relayBody(a, { status, headers, source, ttfbMs, note, networkFailure });
+}
+
+export interface AttemptNote {
+  ttfbMs?: number | null;
+  error?: string | null;
+  errorType?: ErrorType | null;
+  headers?: Record<string, string>;
+  body?: string | null;
+}
+
+interface BodyContext {
+  status: number;
+  headers: Record<string, string>;
+  source: ChunkSource;
+  ttfbMs: number;
+  note: (status: number | null, extra?: AttemptNote) => void;
+  networkFailure: (err: unknown, ttfbMs: number | null, status: number | null) => AttemptOutcome;
+}
+
+/**
+ * Non-stream 2xx: buffered up to `maxResponseBytes` (so a body that breaks half-way can still
+ * be retried on another backend), usage parsed from it; a larger body is relayed as a stream.
+ */
+async function relayBody(a: AttemptInput, ctx: BodyContext): Promise<AttemptOutcome> {
+  const { recorder, backend } = a;
+  let read;
+  const deadline = setTimeout(
+    () => ctx.source.destroy(Object.assign(new Error('body deadline'), { code: BODY_DEADLINE_CODE })),
+    a.config.timeouts.bodyMs,
+  );
+  try {
+    read = await readCapped(ctx.source, a.config.maxResponseBytes);
+  } catch (err) {
+    return ctx.networkFailure(err, ctx.ttfbMs, ctx.status);
+  } finally {
+    clearTimeout(deadline);
+  }
+  recorder.setResponse(ctx.status, backend.name);
+  if (read.complete) {
+    const body = concat(read.chunks, read.bytes);
+    const text = decodeCapped([body], a.config.logging.maxBodyBytes);
+    ctx.note(ctx.status, { ttfbMs: ctx.ttfbMs, headers: ctx.headers, body: text });
+    if ((ctx.headers['content-type'] ?? '').includes('json')) {
+      const usage = extractJsonUsage(body);
+      recorder.setUsage(usage.usage, usage.finishReason);
+    }
+    recorder.setResponseBody(text);
+    recorder.markFirstByte();
+    recorder.finalize('success');
+    return { kind: 'response', response: new Response(asBodyInit(body), { status: ctx.status, headers: ctx.headers }) };
+  }
+  recorder.setResponseBody(decodeCapped(read.chunks, a.config.logging.maxBodyBytes));
+  const stream = relayStream({
+    held: read.chunks,
+    source: ctx.source,
+    clientSignal: a.clientSignal,
+    onFirstChunk: () => recorder.markFirstByte(),
+    onEnd: (end) => {
+      ctx.note(ctx.status, {
+        ttfbMs: ctx.ttfbMs,
+        headers: ctx.headers,
+        error: end.kind === 'failed' ? end.message : end.kind === 'cancelled' ? 'client disconnected' : null,
+        errorType: end.kind === 'failed' ? end.type : end.kind === 'cancelled' ? 'client_disconnect' : null,
+      });
+      if (end.kind === 'failed') recorder.addError(end.type, `body interrupted: ${end.message}`, { backend: backend.name });
+      if (end.kind === 'cancelled') recorder.addError('client_disconnect', 'client disconnected', { backend: backend.name });
+      recorder.finalize(end.kind === 'complete' ? 'success' : end.kind === 'cancelled' ? 'cancelled' : 'error');
+    },
+  });
+  return { kind: 'response', response: new Response(stream, { status: ctx.status, headers: ctx.headers }) };
+}

@@ -1,0 +1,64 @@
+import type { IncomingHttpHeaders } from 'undici/types/header.js';
+
+/** RFC 9110 §7.6.1 connection-specific headers, plus ones the proxy recomputes itself. */
+const DROP_OUTBOUND = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'trailers',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+  'authorization',
+  'x-api-key',
+  'api-key',
+  'cookie',
+  // The proxy parses streams on the side, so it asks for identity encoding.
+  'accept-encoding',
+]);
+
+const DROP_INBOUND = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'trailers',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+  'content-encoding',
+  'set-cookie',
+]);
+
+export function outboundHeaders(
+  incoming: Headers,
+  opts: { apiKey: string; isStream: boolean; extraDrop?: ReadonlySet<string> },
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of incoming) {
+    if (DROP_OUTBOUND.has(name) || opts.extraDrop?.has(name)) continue;
+    out[name] = value;
+  }
+  out['content-type'] = 'application/json';
+  out['accept-encoding'] = 'identity';
+  if (opts.isStream) out.accept = 'text/event-stream';
+  if (opts.apiKey) out.authorization = `Bearer ${opts.apiKey}`;
+  return out;
+}
+
+export function inboundHeaders(upstream: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name in upstream) {
+    const value = upstream[name];
+    if (value === undefined || DROP_INBOUND.has(name)) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}

@@ -1,0 +1,125 @@
+import type { Usage } from '../logging/types.ts';
+import { readUntilFirstEvent } from '../sse/first-event.ts';
+import { createSseTap } from '../sse/tap.ts';
+import type { AttemptInput, AttemptNote, AttemptOutcome } from './attempt.ts';
+import type { ChunkSource } from './body.ts';
+import { relayStream } from './relay.ts';
+
+/** Bytes held back at most while waiting for the first SSE event (then we stop waiting). */
+const MAX_FIRST_EVENT_BYTES = 64 * 1024;
+
+interface SseContext extends AttemptInput {
+  status: number;
+  headers: Record<string, string>;
+  source: ChunkSource;
+  ttfbMs: number;
+  started: number;
+  note: (status: number | null, extra?: AttemptNote) => void;
+  networkFailure: (err: unknown, ttfbMs: number | null, status: number | null) => AttemptOutcome;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Holds only the first SSE event: an upstream that answers 200 and then sends an error event
+ * before any content is a failed attempt (retry / fall back); otherwise every byte is relayed
+ * at once and the tap records usage, finish_reason and errors on the side.
+ */
+export async function relaySse(ctx: SseContext): Promise<AttemptOutcome> {
+  const { recorder, backend, config } = ctx;
+  let first;
+  try {
+    first = await readUntilFirstEvent(readerOf(ctx.source), { maxBytes: MAX_FIRST_EVENT_BYTES });
+  } catch (err) {
+    ctx.source.destroy();
+    return ctx.networkFailure(err, ctx.ttfbMs, ctx.status);
+  }
+
+  if (first.first === 'error' && first.error) {
+    ctx.source.destroy();
+    const message = first.error.message;
+    const rawText = new TextDecoder().decode(Buffer.concat(first.chunks));
+    ctx.note(ctx.status, { ttfbMs: ctx.ttfbMs, error: message, errorType: 'sse_stream_error', headers: ctx.headers, body: rawText });
+    recorder.addError('sse_stream_error', message, {
+      backend: backend.name,
+      httpStatus: ctx.status,
+      context: { url: ctx.target.url, attempt: ctx.attempt, event: rawText.slice(0, 4096) },
+    });
+    const httpStatus = Number(first.error.httpStatus ?? first.error.code);
+    const status = Number.isInteger(httpStatus) && httpStatus >= 400 && httpStatus <= 599 ? httpStatus : 502;
+    const body = JSON.stringify({
+      error: {
+        message,
+        type: first.error.type ?? 'upstream_error',
+        param: null,
+        code: first.error.code === undefined || first.error.code === null ? 'sse_stream_error' : String(first.error.code),
+      },
+    });
+    return {
+      kind: 'retry',
+      failure: {
+        backend: backend.name,
+        type: 'sse_stream_error',
+        message,
+        retryAfterMs: null,
+        response: { status, headers: { 'content-type': 'application/json' }, body: encoder.encode(body) },
+      },
+    };
+  }
+
+  const tap = createSseTap({
+    maxChunks: config.logging.maxStreamChunks,
+    maxChunkBytes: config.logging.maxStreamChunkBytes,
+    resume: first.resume,
+  });
+  recorder.attachStream(() => tap.state);
+  recorder.setResponse(ctx.status, backend.name);
+  const stream = relayStream({
+    held: first.chunks,
+    source: ctx.source,
+    observer: tap,
+    observeHeld: false,
+    clientSignal: ctx.clientSignal,
+    errorEvent: (message, type) =>
+      encoder.encode(
+        `data: ${JSON.stringify({ error: { message: `upstream stream interrupted: ${message}`, type: 'upstream_error', param: null, code: type } })}\n\n`,
+      ),
+    onFirstChunk: () => recorder.markFirstByte(),
+    onEnd: (end) => {
+      const streamErrors = tap.state.errors;
+      for (const e of streamErrors) recorder.addError('sse_stream_error', e.message, { backend: backend.name, httpStatus: ctx.status });
+      if (end.kind === 'failed') {
+        recorder.addError(end.type, `stream interrupted after first byte: ${end.message}`, { backend: backend.name, httpStatus: ctx.status });
+      } else if (end.kind === 'cancelled') {
+        recorder.addError('client_disconnect', 'client disconnected during stream', { backend: backend.name });
+      }
+      ctx.note(ctx.status, {
+        ttfbMs: ctx.ttfbMs,
+        headers: ctx.headers,
+        error: end.kind === 'failed' ? end.message : end.kind === 'cancelled' ? 'client disconnected' : (streamErrors[0]?.message ?? null),
+        errorType: end.kind === 'failed' ? end.type : end.kind === 'cancelled' ? 'client_disconnect' : streamErrors.length ? 'sse_stream_error' : null,
+      });
+      const outcome = end.kind === 'cancelled' ? 'cancelled' : end.kind === 'failed' || streamErrors.length ? 'error' : 'success';
+      recorder.finalize(outcome);
+    },
+  });
+  return { kind: 'response', response: new Response(stream, { status: ctx.status, headers: ctx.headers }) };
+}
+
+function readerOf(source: ChunkSource): ReadableStreamDefaultReader<Uint8Array> {
+  return { read: () => source.next() } as unknown as ReadableStreamDefaultReader<Uint8Array>;
+}
+
+const decoder = new TextDecoder();
+
+/** usage + finish_reason of a non-stream JSON body; parsing trouble is never an error here. */
+export function extractJsonUsage(body: Uint8Array): { usage: Usage | null; finishReason: string | null } {
+  try {
+    const json = JSON.parse(decoder.decode(body)) as { usage?: unknown; choices?: Array<{ finish_reason?: unknown }> };
+    const usage = json.usage && typeof json.usage === 'object' ? (json.usage as Usage) : null;
+    const fr = Array.isArray(json.choices) ? json.choices.find((c) => typeof c?.finish_reason === 'string')?.finish_reason : null;
+    return { usage, finishReason: typeof fr === 'string' ? fr : null };
+  } catch {
+    return { usage: null, finishReason: null };
+  }
+}
