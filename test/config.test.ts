@@ -239,6 +239,26 @@ describe('loadConfig: files, env files and substitution', () => {
     expect(warnings).toEqual([]);
   });
 
+  it('lets the default file read .env_added after .env_default (DB credentials, as the seed says)', () => {
+    const { config, warnings } = loadOk(
+      {
+        [DEFAULT]: [
+          `model_list:\n${model('d', ', api_key: "${KEY}"')}`,
+          'database:',
+          '  connection:',
+          '    postgres: { user: "${DB_USER}", password: "${DB_PASSWORD}" }',
+        ].join('\n'),
+        'configs/.env_default': 'KEY=from-default-file\nDB_USER=default-user\n',
+        'configs/.env_added': 'KEY=from-added-file\nDB_USER=added-user\nDB_PASSWORD=added-pass\n',
+      },
+      { DB_PASSWORD: 'from-process' },
+    );
+    expect(backend(config, 'd').apiKey).toBe('from-default-file');
+    expect(config.database.postgres.user).toBe('default-user');
+    expect(config.database.postgres.password).toBe('added-pass');
+    expect(warnings).toEqual([]);
+  });
+
   it('warns about unset variables and lists them in missingEnv, inherited ones included', () => {
     const { config, warnings } = loadOk({
       [DEFAULT]: [
