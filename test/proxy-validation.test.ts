@@ -93,3 +93,39 @@ describe('request validation', () => {
     expect(snap.failed).toBe(snap.served - snap.succeeded - snap.cancelled);
   });
 });
+
+describe('request body limit without content-length', () => {
+  it('counts a chunked upload and refuses it past the limit', async () => {
+    const big = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'y'.repeat(5000) }] });
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        const bytes = new TextEncoder().encode(big);
+        for (let i = 0; i < bytes.length; i += 1000) c.enqueue(bytes.subarray(i, i + 1000));
+        c.close();
+      },
+    });
+    const res = await fetch(`${t.proxy.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('request_too_large');
+    expect(up.requests).toHaveLength(0);
+  });
+
+  it('accepts a chunked upload within the limit', async () => {
+    const small = new TextEncoder().encode(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }));
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(small.subarray(0, 10));
+        c.enqueue(small.subarray(10));
+        c.close();
+      },
+    });
+    const res = await fetch(`${t.proxy.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, duplex: 'half' } as RequestInit);
+    expect(res.status).toBe(200);
+    expect(up.requests.at(-1)!.rawBody.equals(Buffer.from(small))).toBe(true);
+  });
+});

@@ -7,6 +7,9 @@ import { errors } from './errors.ts';
 export async function readBodyLimited(req: Request, limit: number): Promise<Uint8Array> {
   const declared = Number(req.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > limit) throw errors.requestTooLarge(limit);
+  // With a declared length the HTTP parser enforces it, so the buffered fast path of
+  // @hono/node-server (no web-stream conversion) is safe; chunked bodies are counted below.
+  if (Number.isFinite(declared)) return new Uint8Array(await req.arrayBuffer());
   if (!req.body) return new Uint8Array();
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
