@@ -106,6 +106,7 @@ export class RequestRecorder {
   }
 
   addAttempt(attempt: BackendAttempt): void {
+    if (this.done) return;
     this.attempts.push(attempt);
   }
 
@@ -164,10 +165,11 @@ export class RequestRecorder {
       body: this.body,
       bodyTruncated: this.bodyTruncated,
       route: this.route,
-      attempts: this.attempts,
+      // Copies: sinks read the record later, and nothing may change it after publication.
+      attempts: [...this.attempts],
       streamChunks: stream?.chunks ?? [],
       streamChunksDropped: stream?.chunksDropped ?? 0,
-      errors: this.errors,
+      errors: [...this.errors],
       usage: stream?.usage ?? this.usage,
       finishReason: stream?.finishReason ?? this.finishReason,
       outcome,
