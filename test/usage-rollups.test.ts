@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { bucketStart, latencyBucket, rollupDeltas, rollupUpsertSql, LATENCY_BUCKETS } from '../src/db/rollups.ts';
+import { histogramPercentile } from '../src/db/usage-repo.ts';
+import { parseUsageQuery } from '../src/routes/usage.ts';
+
+const row = (time: string, model: string, outcome: string, duration: number | null, extra: Record<string, unknown> = {}) => ({
+  request_time: time,
+  model_name: model,
+  outcome,
+  is_stream: false,
+  duration_ms: duration,
+  ttfb_ms: null,
+  prompt_tokens: null,
+  completion_tokens: null,
+  total_tokens: null,
+  ...extra,
+});
+
+describe('rollup deltas', () => {
+  it('aligns buckets to UTC minutes and hours', () => {
+    expect(bucketStart('2026-11-27T10:17:59.999Z', 'minute')).toBe('2026-11-27T10:17:00.000Z');
+    expect(bucketStart('2026-11-27T10:17:59.999Z', 'hour')).toBe('2026-11-27T10:00:00.000Z');
+  });
+
+  it('puts latencies in the histogram bucket whose bound holds them', () => {
+    expect([0, 50, 51, 100, 120_000, 120_001].map(latencyBucket)).toEqual([0, 0, 1, 1, 10, 11]);
+  });
+
+  it('folds rows into one delta per granularity, bucket, model and key', () => {
+    const deltas = rollupDeltas([
+      row('2026-11-27T10:01:10Z', 'a', 'success', 40, { total_tokens: 10, prompt_tokens: 4, completion_tokens: 6, ttfb_ms: 5, is_stream: true }),
+      row('2026-11-27T10:01:50Z', 'a', 'error', 400),
+      row('2026-11-27T10:02:00Z', 'a', 'cancelled', null, { client_key: 'team-x' }),
+      row('2026-11-27T10:59:00Z', 'b', 'success', 1000),
+    ]);
+    const pick = (g: string, b: string, m: string, k = '') => deltas.find((d) => d.granularity === g && d.bucket_start === b && d.model_name === m && d.client_key === k)!;
+    const hourA = pick('hour', '2026-11-27T10:00:00.000Z', 'a');
+    expect(hourA).toMatchObject({
+      request_count: 2,
+      success_count: 1,
+      error_count: 1,
+      cancelled_count: 0,
+      stream_count: 1,
+      duration_sum_ms: 440,
+      duration_count: 2,
+      duration_min_ms: 40,
+      duration_max_ms: 400,
+      ttfb_sum_ms: 5,
+      ttfb_count: 1,
+      prompt_tokens: 4,
+      completion_tokens: 6,
+      total_tokens: 10,
+    });
+    expect(hourA.latency).toEqual([1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(pick('minute', '2026-11-27T10:02:00.000Z', 'a', 'team-x')).toMatchObject({ request_count: 1, cancelled_count: 1, duration_min_ms: null, duration_count: 0 });
+    expect(deltas.filter((d) => d.granularity === 'minute')).toHaveLength(3);
+    expect(deltas.filter((d) => d.granularity === 'hour')).toHaveLength(3);
+    expect(hourA.latency).toHaveLength(LATENCY_BUCKETS);
+  });
+
+  it('renders a multi-row upsert per dialect', () => {
+    const pg = rollupUpsertSql('postgres', 2);
+    expect(pg).toContain('$1, $2::timestamptz');
+    expect(pg).toContain('ON CONFLICT (granularity, bucket_start, model_name, client_key) DO UPDATE SET');
+    expect(pg).toContain('LEAST(usage_rollups.duration_min_ms, excluded.duration_min_ms)');
+    const lite = rollupUpsertSql('sqlite', 1);
+    expect(lite).not.toContain('$');
+    expect(lite).toContain('coalesce(min(usage_rollups.duration_min_ms, excluded.duration_min_ms), usage_rollups.duration_min_ms, excluded.duration_min_ms)');
+  });
+});
+
+describe('histogram percentiles', () => {
+  it('interpolates inside the bucket holding the rank, clamped to min/max', () => {
+    const h = new Array(12).fill(0);
+    h[0] = 50; // ≤ 50 ms
+    h[2] = 50; // 100..250 ms
+    expect(histogramPercentile(h, 0.5, 10, 240)).toBe(50);
+    // rank 95: 45 of the 50 in 100..240 → 100 + 140 × 0.9
+    expect(histogramPercentile(h, 0.95, 10, 240)).toBe(226);
+    expect(histogramPercentile(new Array(12).fill(0), 0.5, null, null)).toBeNull();
+  });
+});
+
+describe('usage query parameters', () => {
+  const now = new Date('2026-11-27T10:17:30Z');
+  const parse = (qs: string) => parseUsageQuery(new URLSearchParams(qs), now);
+
+  it('defaults to the last 24 h in hour buckets, aligned', () => {
+    expect(parse('')).toEqual({
+      query: { start: new Date('2026-11-26T10:00:00Z'), end: new Date('2026-11-27T11:00:00Z'), bucket: 'hour', model: undefined, clientKey: undefined },
+    });
+  });
+
+  it('picks minute buckets for short windows and day buckets for long ones', () => {
+    expect('query' in parse('hours=1') && parse('hours=1')).toMatchObject({ query: { bucket: 'minute', start: new Date('2026-11-27T09:17:00Z'), end: new Date('2026-11-27T10:18:00Z') } });
+    expect(parse('hours=720')).toMatchObject({ query: { bucket: 'day', start: new Date('2026-10-28T00:00:00Z'), end: new Date('2026-11-28T00:00:00Z') } });
+  });
+
+  it.each([
+    ['hours=0', 'hours'],
+    ['hours=abc', 'hours'],
+    ['start=yesterday', 'start'],
+    ['start=2026-11-27T00:00:00Z&hours=3', 'hours'],
+    ['start=2026-11-28T00:00:00Z&end=2026-11-27T00:00:00Z', 'start'],
+    ['bucket=week', 'bucket'],
+    ['hours=8760&bucket=minute', 'bucket'],
+  ])('rejects %s (param %s)', (qs, param) => {
+    expect(parse(qs)).toMatchObject({ param });
+  });
+});
