@@ -1,12 +1,21 @@
 import { Hono } from 'hono';
+import { adminGuard } from './auth/admin.ts';
+import { clientKeyGuard } from './auth/client.ts';
+import { NO_AUTH, type AuthSettings } from './auth/schema.ts';
+import type { ConfigStore } from './config/store.ts';
 import type { ProxyConfig } from './config/types.ts';
 import type { RealtimeCounters } from './logging/counters.ts';
 import type { HeaderSanitizer } from './logging/sanitize.ts';
 import type { RequestSink } from './logging/types.ts';
 import { errorResponse, errors, ProxyError } from './openai/errors.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { adminUiRoutes } from './routes/admin-ui.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
+import { usageRoutes, type UsageSource } from './routes/usage.ts';
+import type { Metrics } from './metrics.ts';
 import { modelsRoutes } from './routes/models.ts';
-import { openaiRoutes } from './routes/openai.ts';
+import { openaiRoutes, rejectClient } from './routes/openai.ts';
 import type { UpstreamPools } from './upstream/pools.ts';
 
 export interface Logger {
@@ -25,13 +34,39 @@ export interface AppDeps {
   log: Logger;
   /** Seconds since epoch reported as `created` in /v1/models. */
   startedAt: number;
+  /** Client keys and the config's admin token, read per request (a reload may change them). */
+  getAuth?: () => AuthSettings;
+  /** `YALLMP_ADMIN_TOKEN`; beats `proxy_settings.auth.admin_token`. */
+  adminToken?: string | null;
+  /** The file-backed config; without it the admin model/config API is not mounted. */
+  store?: ConfigStore;
+  /** Where historical usage is read from; null when database logging is off. */
+  usage?: UsageSource | null;
+  /** Prometheus registry behind /metrics; absent → /metrics is not served. */
+  metrics?: Metrics;
 }
 
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
+  const auth = (): AuthSettings => deps.getAuth?.() ?? NO_AUTH;
+
+  app.use('/v1/*', clientKeyGuard({ keys: () => auth().keys, reject: (c) => rejectClient(deps, c.req.raw) }));
   app.route('/v1', openaiRoutes(deps));
   app.route('/v1', modelsRoutes(deps));
   app.route('/', healthRoutes(deps));
+  app.route('/', usageRoutes(deps));
+  if (deps.metrics) app.route('/', metricsRoutes(deps.metrics));
+
+  // The page's static files come before the guard: they hold no data, and a browser cannot attach
+  // the token to a page load. Everything the page calls is guarded.
+  app.route('/', adminUiRoutes());
+  // Registered before the routes it protects (Hono runs handlers in registration order), so the
+  // logs API mounted below inherits it.
+  const guard = adminGuard({ token: () => deps.adminToken || auth().adminToken });
+  app.use('/admin/*', guard);
+  app.use('/api/logs', guard);
+  app.use('/api/logs/*', guard);
+  if (deps.store) app.route('/admin', adminRoutes({ store: deps.store, log: deps.log }));
 
   app.notFound((c) => errorResponse(errors.notFound(c.req.path)));
   app.onError((err, c) => {

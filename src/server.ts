@@ -1,9 +1,12 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { createApp, type Logger } from './app.ts';
+import { isLoopbackHost } from './auth/admin.ts';
+import { NO_AUTH, type AuthSettings } from './auth/schema.ts';
+import type { ConfigStore } from './config/store.ts';
 import type { ProxyConfig } from './config/types.ts';
 import { RealtimeCounters } from './logging/counters.ts';
-import { createHeaderSanitizer } from './logging/sanitize.ts';
+import { createHeaderSanitizer, type HeaderSanitizer } from './logging/sanitize.ts';
 import type { RequestSink } from './logging/types.ts';
 import { UpstreamPools } from './upstream/pools.ts';
 
@@ -16,7 +19,15 @@ export interface ProxyServer {
 }
 
 export interface StartOptions {
-  config: ProxyConfig;
+  /**
+   * The file-backed config: hot reload and the admin model/config API. Without it, `config` (and
+   * `auth`) are served as they are and the admin API answers 404.
+   */
+  store?: ConfigStore;
+  config?: ProxyConfig;
+  auth?: AuthSettings;
+  /** `YALLMP_ADMIN_TOKEN`; beats `proxy_settings.auth.admin_token`. */
+  adminToken?: string | null;
   sink: RequestSink;
   log: Logger;
   host?: string;
@@ -25,19 +36,34 @@ export interface StartOptions {
 
 /** Builds the app with its collaborators and serves it; used by main, the demo, benchmarks and tests. */
 export async function startProxy(opts: StartOptions): Promise<ProxyServer> {
-  const config = opts.config;
+  const { store } = opts;
+  const fixed = opts.config;
+  if (!store && !fixed) throw new TypeError('startProxy needs a config store or a config');
+  const getConfig = store ? () => store.snapshot.config : () => fixed as ProxyConfig;
+  const getAuth = store ? () => store.snapshot.auth : () => opts.auth ?? NO_AUTH;
+  const config = getConfig();
   const counters = new RealtimeCounters();
+  // Created once: connect timeouts, bind address and sinks need a restart to change.
   const pools = new UpstreamPools({ connectTimeoutMs: config.timeouts.connectMs });
   const app = createApp({
-    getConfig: () => config,
+    getConfig,
+    getAuth,
+    adminToken: opts.adminToken?.trim() || null,
+    ...(store ? { store } : {}),
     sink: opts.sink,
     counters,
     pools,
-    sanitize: createHeaderSanitizer(config.logging.redactHeaders),
+    sanitize: reloadableSanitizer(getConfig),
     log: opts.log,
     startedAt: Math.floor(Date.now() / 1000),
   });
   const host = opts.host ?? config.server.host;
+  if (!isLoopbackHost(host) && !opts.adminToken?.trim() && !getAuth().adminToken) {
+    opts.log.warn(
+      `listening on ${host} without an admin token: the admin API answers loopback clients only; ` +
+        'set YALLMP_ADMIN_TOKEN or proxy_settings.auth.admin_token to administer it remotely',
+    );
+  }
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: opts.port ?? config.server.port }, () => resolve(s));
   });
@@ -55,5 +81,19 @@ export async function startProxy(opts: StartOptions): Promise<ProxyServer> {
       clearTimeout(timer);
       await pools.close();
     },
+  };
+}
+
+/** `redact_headers` may change on reload; the sanitizer is rebuilt only when the snapshot does. */
+function reloadableSanitizer(getConfig: () => ProxyConfig): HeaderSanitizer {
+  let seen: ProxyConfig | null = null;
+  let current: HeaderSanitizer = createHeaderSanitizer();
+  return (headers) => {
+    const config = getConfig();
+    if (config !== seen) {
+      seen = config;
+      current = createHeaderSanitizer(config.logging.redactHeaders);
+    }
+    return current(headers);
   };
 }

@@ -5,8 +5,10 @@
  */
 import { resolve } from 'node:path';
 import * as v from 'valibot';
-import { toBackend, toProxyConfig } from './build.ts';
-import { envFileFor } from './env.ts';
+import { authSchema } from '../auth/schema.ts';
+import type { AuthSettings } from '../auth/schema.ts';
+import { deepFreeze, toBackend, toProxyConfig } from './build.ts';
+import { envFileFor, isPlainObject } from './env.ts';
 import type { Env, MissingVar, Path } from './env.ts';
 import { resolveInheritance } from './extends.ts';
 import type { Resolution } from './extends.ts';
@@ -28,7 +30,7 @@ export interface LoadOptions {
 }
 
 export type LoadResult =
-  | { ok: true; config: ProxyConfig; warnings: string[] }
+  | { ok: true; config: ProxyConfig; auth: AuthSettings; warnings: string[] }
   | { ok: false; errors: string[]; warnings: string[] };
 
 interface EntryRef {
@@ -50,21 +52,34 @@ export function defaultConfigPaths(env: Env, rootDir: string): { defaultPath: st
 
 export function loadConfig(opts: LoadOptions): LoadResult {
   const problems: Problems = { errors: [], warnings: [] };
-  const { errors, warnings } = problems;
   const { env, rootDir } = opts;
   const defaults = readConfigFile(
     { path: opts.defaultPath, env, rootDir, source: 'default', extraEnvFiles: [envFileFor(resolve(rootDir, opts.addedPath))] },
     problems,
   );
   const added = readConfigFile({ path: opts.addedPath, env, rootDir, source: 'added' }, problems);
-  if (!defaults || !added) return { ok: false, errors, warnings };
+  if (!defaults || !added) return { ok: false, ...problems };
+  return buildConfig({ defaults, added, env, rootDir }, problems);
+}
 
+/**
+ * Everything after reading: validation, merge, `extends`, freezing. The config store runs it on
+ * edited in-memory documents, so a change is checked exactly like a start-up before it is written.
+ */
+export function buildConfig(
+  input: { defaults: ConfigFile; added: ConfigFile; env: Env; rootDir: string },
+  problems: Problems = { errors: [], warnings: [] },
+): LoadResult {
+  const { defaults, added, env, rootDir } = input;
+  const { errors, warnings } = problems;
   const settings = validate(settingsSchema, defaults.top, defaults.label, '', errors);
   const addedSettings = validate(addedSettingsSchema, added.top, added.label, '', errors);
+  const proxySettings = isPlainObject(defaults.top.proxy_settings) ? defaults.top.proxy_settings : {};
+  const auth = validate(authSchema, proxySettings.auth, defaults.label, 'proxy_settings.auth', errors);
   const refs = [...collectEntries(defaults, errors), ...collectEntries(added, errors)];
   const backends = buildBackends(refs, resolveInheritance(refs.map((ref) => ref.raw)), problems);
   const server = serverAddress(settings?.proxy_settings.server, env, errors);
-  if (!settings || !addedSettings || !server || errors.length > 0) return { ok: false, errors, warnings };
+  if (!settings || !addedSettings || !auth || !server || errors.length > 0) return { ok: false, errors, warnings };
 
   const knownNames = new Set(refs.map((ref) => ref.raw.model_name));
   const fallbacks = mergeFallbacks(
@@ -79,7 +94,7 @@ export function loadConfig(opts: LoadOptions): LoadResult {
     warnings.push(`${defaults.label}: no models configured; every request will fail until one is added`);
   }
   const config = toProxyConfig({ settings, backends, fallbacks, server, rootDir });
-  return { ok: true, config, warnings };
+  return { ok: true, config, auth: deepFreeze(auth), warnings };
 }
 
 type AnySchema = v.GenericSchema<unknown, unknown>;

@@ -43,6 +43,7 @@ export class RequestRecorder {
   private readonly startMs: number;
   private readonly requestTime: string;
   private modelName = 'unknown';
+  private clientKey: string | null = null;
   private isStream = false;
   private body: unknown = null;
   private bodyTruncated = false;
@@ -80,6 +81,11 @@ export class RequestRecorder {
 
   setModel(model: string): void {
     this.modelName = model;
+  }
+
+  /** The configured client key's name, never the key. */
+  setClientKey(name: string | null): void {
+    this.clientKey = name;
   }
 
   setStream(isStream: boolean): void {
@@ -161,6 +167,7 @@ export class RequestRecorder {
       path: this.init.path,
       method: this.init.method,
       query: this.init.query,
+      clientKey: this.clientKey,
       headers: this.init.headers,
       body: this.body,
       bodyTruncated: this.bodyTruncated,

@@ -18,7 +18,9 @@ export type ErrorType =
   | 'request_too_large'
   | 'model_not_found'
   | 'configuration_error'
-  | 'internal_error';
+  | 'internal_error'
+  /** `/v1/*` without a valid client key. */
+  | 'unauthorized';
 
 export interface Usage {
   readonly prompt_tokens?: number;
@@ -65,6 +67,11 @@ export interface RequestRecord {
   readonly path: string;
   readonly method: string;
   readonly query: string;
+  /**
+   * Name of the client key that authenticated the request (never the key); null when client keys
+   * are not configured or the request presented none. Optional only until every fixture sets it.
+   */
+  readonly clientKey?: string | null;
   readonly headers: Readonly<Record<string, string>>;
   /** Parsed JSON body, or the raw text (capped) when it was not JSON, or null. */
   readonly body: unknown;

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { AppDeps } from '../app.ts';
+import type { ClientAuthVariables } from '../auth/client.ts';
 import { RequestRecorder } from '../logging/record.ts';
 import { readBodyLimited } from '../openai/body-limit.ts';
 import { asProxyError, errorResponse, errors, ProxyError } from '../openai/errors.ts';
@@ -8,10 +9,10 @@ import { buildRoute, normalizeModelName } from '../routing/route.ts';
 import { ClientCancelled, forward } from '../upstream/forward.ts';
 
 /** `/v1/*` proxy endpoints. Every request here yields exactly one finalized RequestRecord. */
-export function openaiRoutes(deps: AppDeps): Hono {
-  const app = new Hono();
-  const handle = (endpoint: Endpoint) => async (c: { req: { raw: Request; path: string } }) =>
-    proxyRequest(deps, endpoint, c.req.raw);
+export function openaiRoutes(deps: AppDeps): Hono<{ Variables: ClientAuthVariables }> {
+  const app = new Hono<{ Variables: ClientAuthVariables }>();
+  const handle = (endpoint: Endpoint) => async (c: { req: { raw: Request }; get(key: 'clientKey'): string | null }) =>
+    proxyRequest(deps, endpoint, c.req.raw, c.get('clientKey') ?? null);
 
   app.post('/chat/completions', (c) => handle('chat')(c));
   app.post('/completions', (c) => handle('completions')(c));
@@ -23,20 +24,36 @@ export function openaiRoutes(deps: AppDeps): Hono {
   return app;
 }
 
-async function proxyRequest(deps: AppDeps, endpoint: Endpoint, req: Request): Promise<Response> {
-  const config = deps.getConfig();
-  const url = new URL(req.url);
+function startRecorder(deps: AppDeps, req: Request, url: URL, maxBodyBytes: number): RequestRecorder {
   deps.counters.start();
-  const recorder = new RequestRecorder({
+  return new RequestRecorder({
     id: crypto.randomUUID(),
     method: req.method,
     path: url.pathname,
     query: url.search.slice(1),
     headers: deps.sanitize(req.headers),
     sink: deps.sink,
-    maxBodyBytes: config.logging.maxBodyBytes,
+    maxBodyBytes,
     onFinalize: (outcome) => deps.counters.finish(outcome),
   });
+}
+
+/** A `/v1/*` request without a valid client key: answered 401 and still recorded, body unread. */
+export function rejectClient(deps: AppDeps, req: Request): Response {
+  const recorder = startRecorder(deps, req, new URL(req.url), deps.getConfig().logging.maxBodyBytes);
+  const err = errors.invalidApiKey();
+  recorder.addError(err.logType, err.message, { httpStatus: err.status });
+  recorder.setResponse(err.status, null);
+  recorder.setResponseBody(JSON.stringify({ error: { message: err.message, code: err.code } }));
+  recorder.finalize('error');
+  return errorResponse(err, { 'x-request-id': recorder.id });
+}
+
+async function proxyRequest(deps: AppDeps, endpoint: Endpoint, req: Request, clientKey: string | null): Promise<Response> {
+  const config = deps.getConfig();
+  const url = new URL(req.url);
+  const recorder = startRecorder(deps, req, url, config.logging.maxBodyBytes);
+  recorder.setClientKey(clientKey);
   const idHeader = { 'x-request-id': recorder.id };
 
   try {
