@@ -32,6 +32,11 @@ export interface AppDeps {
   pools: UpstreamPools;
   sanitize: HeaderSanitizer;
   log: Logger;
+  /**
+   * false when no sink keeps records (benchmarks with logging off): response headers, bodies and
+   * streams are then not captured, since nobody would read them.
+   */
+  detail?: boolean;
   /** Seconds since epoch reported as `created` in /v1/models. */
   startedAt: number;
   /** Client keys and the config's admin token, read per request (a reload may change them). */

@@ -7,6 +7,7 @@ import type { ConfigStore } from './config/store.ts';
 import type { ProxyConfig } from './config/types.ts';
 import { RealtimeCounters } from './logging/counters.ts';
 import { createHeaderSanitizer, type HeaderSanitizer } from './logging/sanitize.ts';
+import { nullSink } from './logging/fanout.ts';
 import type { RequestSink } from './logging/types.ts';
 import { UpstreamPools } from './upstream/pools.ts';
 
@@ -51,6 +52,7 @@ export async function startProxy(opts: StartOptions): Promise<ProxyServer> {
     adminToken: opts.adminToken?.trim() || null,
     ...(store ? { store } : {}),
     sink: opts.sink,
+    detail: opts.sink !== nullSink,
     counters,
     pools,
     sanitize: reloadableSanitizer(getConfig),

@@ -90,6 +90,17 @@ describe('fallbacks', () => {
     expect(rec.errors[0]!.message).toContain('timeouts.body_ms');
   });
 
+  it('falls back when a body of declared length stalls past body_ms', async () => {
+    up.script('a', [{ kind: 'stream', events: ['{"id":"x",'], thenHang: true, headers: { 'content-type': 'application/json', 'content-length': '500' } }]);
+    const res = await t.post('/v1/chat/completions', chat('a'));
+    expect(res.status).toBe(200);
+    const rec = await lastRecord();
+    expect(rec.attempts.map((x) => [x.backend, x.status, x.errorType])).toEqual([
+      ['a', 200, 'timeout'],
+      ['b', 200, null],
+    ]);
+  });
+
   it('falls back after connection refused', async () => {
     const res = await t.post('/v1/chat/completions', chat('dead'));
     expect(res.status).toBe(200);

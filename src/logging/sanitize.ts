@@ -21,16 +21,32 @@ export function maskSecret(value: string): string {
   return `${prefix}${token.slice(0, 3)}****`;
 }
 
-export type HeaderSanitizer = (headers: Iterable<[string, string]>) => Record<string, string>;
+/** A web `Headers`, `[name, value]` pairs, or node's plain incoming header object. */
+export type HeaderSource = Iterable<[string, string]> | Readonly<Record<string, string | string[] | undefined>>;
+
+export type HeaderSanitizer = (headers: HeaderSource) => Record<string, string>;
+
+/** Visits each header once as (lowercase-insensitive name, value); node's arrays are joined. */
+export function forEachHeader(headers: HeaderSource, visit: (name: string, value: string) => void): void {
+  if (Symbol.iterator in headers) {
+    for (const [name, value] of headers as Iterable<[string, string]>) visit(name, value);
+    return;
+  }
+  const obj = headers as Readonly<Record<string, string | string[] | undefined>>;
+  for (const name in obj) {
+    const value = obj[name];
+    if (value !== undefined) visit(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+}
 
 export function createHeaderSanitizer(extra: readonly string[] = []): HeaderSanitizer {
   const secret = new Set([...SECRET_HEADERS, ...extra.map((h) => h.toLowerCase())]);
   return (headers) => {
     const out: Record<string, string> = {};
-    for (const [rawName, value] of headers) {
+    forEachHeader(headers, (rawName, value) => {
       const name = rawName.toLowerCase();
       out[name] = secret.has(name) ? maskSecret(value) : value;
-    }
+    });
     return out;
   };
 }

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Hono } from 'hono';
 import type { AppDeps } from '../app.ts';
 import type { ClientAuthVariables } from '../auth/client.ts';
@@ -6,13 +7,14 @@ import { readBodyLimited } from '../openai/body-limit.ts';
 import { asProxyError, errorResponse, errors, ProxyError } from '../openai/errors.ts';
 import { parseJsonBody, validatePayload, type Endpoint } from '../openai/validate.ts';
 import { buildRoute, normalizeModelName } from '../routing/route.ts';
+import { ResponseCloseSignal, type ClientSignal } from '../upstream/client-signal.ts';
 import { ClientCancelled, forward } from '../upstream/forward.ts';
 
 /** `/v1/*` proxy endpoints. Every request here yields exactly one finalized RequestRecord. */
 export function openaiRoutes(deps: AppDeps): Hono<{ Variables: ClientAuthVariables }> {
   const app = new Hono<{ Variables: ClientAuthVariables }>();
-  const handle = (endpoint: Endpoint) => async (c: { req: { raw: Request }; get(key: 'clientKey'): string | null }) =>
-    proxyRequest(deps, endpoint, c.req.raw, c.get('clientKey') ?? null);
+  const handle = (endpoint: Endpoint) => async (c: HandlerContext) =>
+    proxyRequest(deps, endpoint, c.req.raw, c.get('clientKey') ?? null, nodeBindings(c.env));
 
   app.post('/chat/completions', (c) => handle('chat')(c));
   app.post('/completions', (c) => handle('completions')(c));
@@ -24,14 +26,38 @@ export function openaiRoutes(deps: AppDeps): Hono<{ Variables: ClientAuthVariabl
   return app;
 }
 
-function startRecorder(deps: AppDeps, req: Request, url: URL, maxBodyBytes: number): RequestRecorder {
+interface HandlerContext {
+  req: { raw: Request };
+  env: unknown;
+  get(key: 'clientKey'): string | null;
+}
+
+/** node-server passes the raw node objects as `c.env`; `app.request()` in tests does not. */
+function nodeBindings(env: unknown): NodeBindings | null {
+  const e = env as Partial<NodeBindings> | undefined;
+  return e?.incoming && e.outgoing ? (e as NodeBindings) : null;
+}
+
+interface NodeBindings {
+  incoming: IncomingMessage;
+  outgoing: ServerResponse;
+}
+
+/** Path and query straight from the URL string: cheaper than a URL object per request. */
+function splitUrl(url: string): { path: string; query: string } {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  const q = url.indexOf('?', start);
+  return q < 0 ? { path: url.slice(start), query: '' } : { path: url.slice(start, q), query: url.slice(q + 1) };
+}
+
+function startRecorder(deps: AppDeps, req: Request, url: { path: string; query: string }, maxBodyBytes: number, node: NodeBindings | null): RequestRecorder {
   deps.counters.start();
   return new RequestRecorder({
     id: crypto.randomUUID(),
     method: req.method,
-    path: url.pathname,
-    query: url.search.slice(1),
-    headers: deps.sanitize(req.headers),
+    path: url.path,
+    query: url.query,
+    headers: deps.detail !== false ? deps.sanitize(node ? node.incoming.headers : req.headers) : {},
     sink: deps.sink,
     maxBodyBytes,
     onFinalize: (outcome) => deps.counters.finish(outcome),
@@ -40,7 +66,7 @@ function startRecorder(deps: AppDeps, req: Request, url: URL, maxBodyBytes: numb
 
 /** A `/v1/*` request without a valid client key: answered 401 and still recorded, body unread. */
 export function rejectClient(deps: AppDeps, req: Request): Response {
-  const recorder = startRecorder(deps, req, new URL(req.url), deps.getConfig().logging.maxBodyBytes);
+  const recorder = startRecorder(deps, req, splitUrl(req.url), deps.getConfig().logging.maxBodyBytes, null);
   const err = errors.invalidApiKey();
   recorder.addError(err.logType, err.message, { httpStatus: err.status });
   recorder.setResponse(err.status, null);
@@ -49,10 +75,17 @@ export function rejectClient(deps: AppDeps, req: Request): Response {
   return errorResponse(err, { 'x-request-id': recorder.id });
 }
 
-async function proxyRequest(deps: AppDeps, endpoint: Endpoint, req: Request, clientKey: string | null): Promise<Response> {
+async function proxyRequest(
+  deps: AppDeps,
+  endpoint: Endpoint,
+  req: Request,
+  clientKey: string | null,
+  node: NodeBindings | null,
+): Promise<Response> {
   const config = deps.getConfig();
-  const url = new URL(req.url);
-  const recorder = startRecorder(deps, req, url, config.logging.maxBodyBytes);
+  const url = splitUrl(req.url);
+  const recorder = startRecorder(deps, req, url, config.logging.maxBodyBytes, node);
+  const clientSignal: ClientSignal = node ? new ResponseCloseSignal(node.outgoing) : req.signal;
   recorder.setClientKey(clientKey);
   const idHeader = { 'x-request-id': recorder.id };
 
@@ -76,17 +109,17 @@ async function proxyRequest(deps: AppDeps, endpoint: Endpoint, req: Request, cli
     return await forward(deps, {
       config,
       route,
-      path: url.pathname,
-      query: url.search.slice(1),
+      path: url.path,
+      query: url.query,
       payload,
       raw,
       isStream,
-      headers: req.headers,
-      clientSignal: req.signal,
+      headers: node ? node.incoming.headers : req.headers,
+      clientSignal,
       recorder,
     });
   } catch (err) {
-    if (err instanceof ClientCancelled || (req.signal.aborted && !(err instanceof ProxyError))) {
+    if (err instanceof ClientCancelled || (clientSignal.aborted && !(err instanceof ProxyError))) {
       recorder.addError('client_disconnect', 'client disconnected before the response started');
       recorder.finalize('cancelled');
       return new Response(null, { status: 499 });

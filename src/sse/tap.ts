@@ -166,19 +166,24 @@ export function createSseTap(opts: SseTapOptions = {}): SseTap {
     });
   };
 
-  const stream = new TransformStream<Uint8Array, Uint8Array>({
-    start(controller) {
-      for (const chunk of held) controller.enqueue(chunk);
-    },
-    transform(chunk, controller) {
-      controller.enqueue(chunk);
-      push(chunk);
-    },
-    flush: end,
-  });
+  // Built on first use: the relay drives push/end directly and never needs it.
+  let stream: TransformStream<Uint8Array, Uint8Array> | null = null;
+  const makeStream = (): TransformStream<Uint8Array, Uint8Array> =>
+    new TransformStream<Uint8Array, Uint8Array>({
+      start(controller) {
+        for (const chunk of held) controller.enqueue(chunk);
+      },
+      transform(chunk, controller) {
+        controller.enqueue(chunk);
+        push(chunk);
+      },
+      flush: end,
+    });
 
   return {
-    stream,
+    get stream() {
+      return (stream ??= makeStream());
+    },
     push,
     end,
     get state() {

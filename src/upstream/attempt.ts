@@ -1,3 +1,4 @@
+import type { ClientSignal } from './client-signal.ts';
 import type { BackendConfig, ProxyConfig } from '../config/types.ts';
 import type { RequestRecorder } from '../logging/record.ts';
 import type { HeaderSanitizer } from '../logging/sanitize.ts';
@@ -26,6 +27,7 @@ export type AttemptOutcome =
 export interface AttemptInput {
   pools: UpstreamPools;
   sanitize: HeaderSanitizer;
+  detail: boolean;
   config: ProxyConfig;
   backend: BackendConfig;
   attempt: number;
@@ -33,7 +35,7 @@ export interface AttemptInput {
   body: Uint8Array | string;
   headers: Record<string, string>;
   isStream: boolean;
-  clientSignal: AbortSignal;
+  clientSignal: ClientSignal;
   recorder: RequestRecorder;
 }
 
@@ -53,8 +55,8 @@ export async function attemptOnce(a: AttemptInput): Promise<AttemptOutcome> {
       ttfbMs: extra.ttfbMs ?? null,
       error: extra.error ?? null,
       errorType: extra.errorType ?? null,
-      responseHeaders: extra.headers ? a.sanitize(Object.entries(extra.headers)) : null,
-      responseBody: extra.body ?? null,
+      responseHeaders: extra.headers && a.detail ? a.sanitize(extra.headers) : null,
+      responseBody: a.detail ? (extra.body ?? null) : null,
     });
   };
   const networkFailure = (err: unknown, ttfbMs: number | null, status: number | null): AttemptOutcome => {
@@ -111,7 +113,9 @@ export async function attemptOnce(a: AttemptInput): Promise<AttemptOutcome> {
   if (a.isStream && isSse) {
     return relaySse({ ...a, status, headers, source, ttfbMs, started, note, networkFailure });
   }
-  return relayBody(a, { status, headers, source, ttfbMs, note, networkFailure });
+  const declared = Number(res.headers['content-length']);
+  const whole = Number.isInteger(declared) && declared <= a.config.maxResponseBytes ? () => res.body.arrayBuffer() : null;
+  return relayBody(a, { status, headers, source, ttfbMs, note, networkFailure, whole });
 }
 
 export interface AttemptNote {
@@ -129,6 +133,8 @@ interface BodyContext {
   ttfbMs: number;
   note: (status: number | null, extra?: AttemptNote) => void;
   networkFailure: (err: unknown, ttfbMs: number | null, status: number | null) => AttemptOutcome;
+  /** Reads a body of known, acceptable length in one go (undici's own buffering, no iterator). */
+  whole: (() => Promise<ArrayBuffer>) | null;
 }
 
 /**
@@ -143,7 +149,12 @@ async function relayBody(a: AttemptInput, ctx: BodyContext): Promise<AttemptOutc
     a.config.timeouts.bodyMs,
   );
   try {
-    read = await readCapped(ctx.source, a.config.maxResponseBytes);
+    if (ctx.whole) {
+      const bytes = new Uint8Array(await ctx.whole());
+      read = { chunks: [bytes], bytes: bytes.byteLength, complete: true };
+    } else {
+      read = await readCapped(ctx.source, a.config.maxResponseBytes);
+    }
   } catch (err) {
     return ctx.networkFailure(err, ctx.ttfbMs, ctx.status);
   } finally {
@@ -152,13 +163,17 @@ async function relayBody(a: AttemptInput, ctx: BodyContext): Promise<AttemptOutc
   recorder.setResponse(ctx.status, backend.name);
   if (read.complete) {
     const body = concat(read.chunks, read.bytes);
-    const text = decodeCapped([body], a.config.logging.maxBodyBytes);
-    ctx.note(ctx.status, { ttfbMs: ctx.ttfbMs, headers: ctx.headers, body: text });
-    if ((ctx.headers['content-type'] ?? '').includes('json')) {
-      const usage = extractJsonUsage(body);
-      recorder.setUsage(usage.usage, usage.finishReason);
+    if (a.detail) {
+      const text = decodeCapped([body], a.config.logging.maxBodyBytes);
+      ctx.note(ctx.status, { ttfbMs: ctx.ttfbMs, headers: ctx.headers, body: text });
+      if ((ctx.headers['content-type'] ?? '').includes('json')) {
+        const usage = extractJsonUsage(body);
+        recorder.setUsage(usage.usage, usage.finishReason);
+      }
+      recorder.setResponseBody(text);
+    } else {
+      ctx.note(ctx.status, { ttfbMs: ctx.ttfbMs });
     }
-    recorder.setResponseBody(text);
     recorder.markFirstByte();
     recorder.finalize('success');
     return { kind: 'response', response: new Response(asBodyInit(body), { status: ctx.status, headers: ctx.headers }) };

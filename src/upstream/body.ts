@@ -6,10 +6,11 @@ export interface ChunkSource {
   destroy(err?: Error): void;
 }
 
+/** The iterator is created on the first `next`, so a caller may still read the body whole instead. */
 export function chunkSource(body: Readable): ChunkSource {
-  const it = body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  let it: AsyncIterator<Uint8Array> | null = null;
   return {
-    next: () => it.next(),
+    next: () => (it ??= body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>).next(),
     destroy: (err) => {
       if (!body.destroyed) body.destroy(err);
     },

@@ -1,6 +1,7 @@
+import type { ClientSignal } from './client-signal.ts';
 import type { BackendConfig, ProxyConfig } from '../config/types.ts';
 import type { RequestRecorder } from '../logging/record.ts';
-import type { HeaderSanitizer } from '../logging/sanitize.ts';
+import type { HeaderSanitizer, HeaderSource } from '../logging/sanitize.ts';
 import { errors } from '../openai/errors.ts';
 import { buildUpstreamBody, type JsonObject } from '../routing/body.ts';
 import { attemptOnce, type AttemptFailure } from './attempt.ts';
@@ -13,6 +14,8 @@ import { asBodyInit } from './body.ts';
 export interface ForwardDeps {
   pools: UpstreamPools;
   sanitize: HeaderSanitizer;
+  /** Capture response headers, bodies and stream contents for the record (false: no sink keeps them). */
+  detail?: boolean;
 }
 
 export interface ForwardRequest {
@@ -23,8 +26,9 @@ export interface ForwardRequest {
   payload: JsonObject;
   raw: Uint8Array;
   isStream: boolean;
-  headers: Headers;
-  clientSignal: AbortSignal;
+  /** The client's headers: node's plain object when served by node-server, else web Headers. */
+  headers: HeaderSource;
+  clientSignal: ClientSignal;
   recorder: RequestRecorder;
 }
 
@@ -54,7 +58,7 @@ export async function forward(deps: ForwardDeps, req: ForwardRequest): Promise<R
       tried.push(backend.name);
       continue;
     }
-    const target = upstreamTarget(backend.apiBase, req.path, req.query);
+    const target = upstreamTarget(deps.pools.base(backend), req.path, req.query);
     const body = buildUpstreamBody(backend, req.payload, req.raw, { isStream: req.isStream, isChat });
     const headers = outboundHeaders(req.headers, { apiKey: backend.apiKey, isStream: req.isStream });
     tried.push(backend.name);
@@ -64,6 +68,7 @@ export async function forward(deps: ForwardDeps, req: ForwardRequest): Promise<R
       const outcome = await attemptOnce({
         pools: deps.pools,
         sanitize: deps.sanitize,
+        detail: deps.detail !== false,
         config,
         backend,
         attempt,
@@ -101,7 +106,7 @@ export async function forward(deps: ForwardDeps, req: ForwardRequest): Promise<R
   );
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal: ClientSignal): Promise<void> {
   if (ms <= 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {

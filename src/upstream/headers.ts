@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'undici/types/header.js';
+import { forEachHeader, type HeaderSource } from '../logging/sanitize.ts';
 
 /** RFC 9110 §7.6.1 connection-specific headers, plus ones the proxy recomputes itself. */
 const DROP_OUTBOUND = new Set([
@@ -38,14 +39,14 @@ const DROP_INBOUND = new Set([
 ]);
 
 export function outboundHeaders(
-  incoming: Headers,
+  incoming: HeaderSource,
   opts: { apiKey: string; isStream: boolean; extraDrop?: ReadonlySet<string> },
 ): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of incoming) {
-    if (DROP_OUTBOUND.has(name) || opts.extraDrop?.has(name)) continue;
+  forEachHeader(incoming, (name, value) => {
+    if (DROP_OUTBOUND.has(name) || opts.extraDrop?.has(name)) return;
     out[name] = value;
-  }
+  });
   out['content-type'] = 'application/json';
   out['accept-encoding'] = 'identity';
   if (opts.isStream) out.accept = 'text/event-stream';

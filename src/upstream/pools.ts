@@ -1,4 +1,6 @@
 import { Pool } from 'undici';
+import type { BackendConfig } from '../config/types.ts';
+import { parseApiBase, type ParsedBase } from './url.ts';
 
 export interface PoolOptions {
   connectTimeoutMs: number;
@@ -12,10 +14,21 @@ export interface PoolOptions {
  */
 export class UpstreamPools {
   private readonly pools = new Map<string, Pool>();
+  /** Parsed api_base per backend object: config snapshots are immutable, so this never goes stale. */
+  private readonly bases = new WeakMap<BackendConfig, ParsedBase>();
   private readonly opts: PoolOptions;
 
   constructor(opts: PoolOptions) {
     this.opts = opts;
+  }
+
+  base(backend: BackendConfig): ParsedBase {
+    let parsed = this.bases.get(backend);
+    if (!parsed) {
+      parsed = parseApiBase(backend.apiBase);
+      this.bases.set(backend, parsed);
+    }
+    return parsed;
   }
 
   get(origin: string): Pool {

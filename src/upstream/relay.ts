@@ -1,3 +1,4 @@
+import type { ClientSignal } from './client-signal.ts';
 import type { ChunkSource } from './body.ts';
 import { classifyNetworkError } from './classify.ts';
 
@@ -23,7 +24,7 @@ export interface RelayOptions {
   errorEvent?: (message: string, type: string) => Uint8Array;
   onFirstChunk?: () => void;
   /** The client's signal: an upstream error caused by the client leaving is a cancel, not a failure. */
-  clientSignal?: AbortSignal;
+  clientSignal?: ClientSignal;
   onEnd: (end: RelayEnd) => void;
 }
 

@@ -67,18 +67,20 @@ export async function relaySse(ctx: SseContext): Promise<AttemptOutcome> {
     };
   }
 
-  const tap = createSseTap({
-    maxChunks: config.logging.maxStreamChunks,
-    maxChunkBytes: config.logging.maxStreamChunkBytes,
-    resume: first.resume,
-  });
-  recorder.attachStream(() => tap.state);
+  // Without a sink that keeps records there is nothing to extract: relay the bytes only.
+  const tap = ctx.detail
+    ? createSseTap({
+        maxChunks: config.logging.maxStreamChunks,
+        maxChunkBytes: config.logging.maxStreamChunkBytes,
+        resume: first.resume,
+      })
+    : null;
+  if (tap) recorder.attachStream(() => tap.state);
   recorder.setResponse(ctx.status, backend.name);
   const stream = relayStream({
     held: first.chunks,
     source: ctx.source,
-    observer: tap,
-    observeHeld: false,
+    ...(tap ? { observer: tap, observeHeld: false } : {}),
     clientSignal: ctx.clientSignal,
     errorEvent: (message, type) =>
       encoder.encode(
@@ -86,7 +88,7 @@ export async function relaySse(ctx: SseContext): Promise<AttemptOutcome> {
       ),
     onFirstChunk: () => recorder.markFirstByte(),
     onEnd: (end) => {
-      const streamErrors = tap.state.errors;
+      const streamErrors = tap?.state.errors ?? [];
       for (const e of streamErrors) recorder.addError('sse_stream_error', e.message, { backend: backend.name, httpStatus: ctx.status });
       if (end.kind === 'failed') {
         recorder.addError(end.type, `stream interrupted after first byte: ${end.message}`, { backend: backend.name, httpStatus: ctx.status });
