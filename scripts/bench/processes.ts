@@ -1,0 +1,135 @@
+/**
+ * Parent side of the child protocol (`child.ts`): spawns `node --import tsx <script>` (not
+ * npx/tsx's CLI, which sit between us and node and do not reliably pass signals on), waits for
+ * the `listening on <url>` line, and stops children on request — every child still alive is
+ * tracked so a `finally` or a SIGINT can stop them all.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { CPU_QUERY, LISTENING_LINE } from './protocol.ts';
+
+export interface ServerChild {
+  readonly name: string;
+  readonly url: string;
+  readonly pid: number;
+  /** null while it runs, else how it ended. */
+  exited(): string | null;
+  /** The last few KB the child wrote to stderr. */
+  stderrTail(): string;
+  /** CPU time the child has used so far (user + system, all threads), µs; null if it did not say. */
+  cpuMicros(): Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+export interface SpawnOptions {
+  name: string;
+  /** Path of the .ts entry point, absolute or relative to `cwd`. */
+  script: string;
+  args: readonly string[];
+  /** Extra node flags (e.g. `--cpu-prof`). */
+  nodeArgs?: readonly string[];
+  cwd: string;
+  startTimeoutMs?: number;
+}
+
+const STDERR_KEEP = 8 * 1024;
+const STOP_GRACE_MS = 15_000;
+const live = new Set<ServerChild>();
+
+export function startChild(opts: SpawnOptions): Promise<ServerChild> {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', opts.script, ...opts.args], {
+    cwd: opts.cwd,
+    // 'ipc' only so the child notices when this process dies (see child.ts).
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (s: string) => {
+    stderr = (stderr + s).slice(-STDERR_KEEP);
+  });
+  let exitInfo: string | null = null;
+  const exitedPromise = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitInfo = signal !== null ? `killed by ${signal}` : `exit code ${code}`;
+      resolve();
+    });
+  });
+
+  return new Promise<ServerChild>((resolve, reject) => {
+    const fail = (why: string): void => {
+      lines.close();
+      clearTimeout(timer);
+      kill(child);
+      reject(new Error(`${opts.name}: ${why}${stderr ? `\n--- stderr ---\n${stderr.trimEnd()}` : ''}`));
+    };
+    const timer = setTimeout(() => fail(`no "listening on" line within ${opts.startTimeoutMs ?? 30_000} ms`), opts.startTimeoutMs ?? 30_000);
+    // readline keeps consuming stdout after the announcement, so the child never blocks on a
+    // full pipe.
+    const lines = createInterface({ input: child.stdout! });
+    let ready = false;
+    lines.on('line', (line) => {
+      if (ready) return;
+      const m = LISTENING_LINE.exec(line);
+      if (!m) return;
+      ready = true;
+      clearTimeout(timer);
+      const handle: ServerChild = {
+        name: opts.name,
+        url: m[2]!,
+        pid: child.pid!,
+        exited: () => exitInfo,
+        stderrTail: () => stderr,
+        cpuMicros: () => askCpu(child),
+        stop: async () => {
+          live.delete(handle);
+          if (exitInfo !== null) return;
+          child.kill('SIGTERM');
+          const graceful = await Promise.race([exitedPromise.then(() => true), delay(STOP_GRACE_MS).then(() => false)]);
+          if (!graceful) {
+            child.kill('SIGKILL');
+            await exitedPromise;
+          }
+        },
+      };
+      live.add(handle);
+      resolve(handle);
+    });
+    child.once('error', (err) => fail(`spawn failed: ${err.message}`));
+    void exitedPromise.then(() => {
+      if (!ready) fail(`exited before listening (${exitInfo})`);
+    });
+  });
+}
+
+/** Stops every child still running (in parallel: they are independent). */
+export async function stopAllChildren(): Promise<void> {
+  await Promise.allSettled([...live].map((c) => c.stop()));
+}
+
+function askCpu(child: ChildProcess): Promise<number | null> {
+  if (!child.connected) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const onMessage = (m: unknown): void => {
+      if (typeof m !== 'object' || m === null || typeof (m as { cpuMicros?: unknown }).cpuMicros !== 'number') return;
+      done((m as { cpuMicros: number }).cpuMicros);
+    };
+    const done = (v: number | null): void => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(v);
+    };
+    const timer = setTimeout(() => done(null), 2_000);
+    child.on('message', onMessage);
+    child.send(CPU_QUERY, (err) => {
+      if (err) done(null);
+    });
+  });
+}
+
+function kill(child: ChildProcess): void {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
