@@ -41,7 +41,8 @@ export class RequestRecorder {
   private readonly init: RecorderInit;
   private readonly now: () => number;
   private readonly startMs: number;
-  private readonly requestTime: string;
+  /** Epoch ms; formatted only at finalize, off the first half of the request. */
+  private readonly requestTimeMs: number;
   private modelName = 'unknown';
   private clientKey: string | null = null;
   private isStream = false;
@@ -64,7 +65,7 @@ export class RequestRecorder {
     this.id = init.id;
     this.now = init.now ?? (() => performance.now());
     this.startMs = this.now();
-    this.requestTime = new Date().toISOString();
+    this.requestTimeMs = Date.now();
   }
 
   get finalized(): boolean {
@@ -161,7 +162,7 @@ export class RequestRecorder {
     const stream = this.stream?.() ?? null;
     const record: RequestRecord = {
       id: this.id,
-      requestTime: this.requestTime,
+      requestTime: new Date(this.requestTimeMs).toISOString(),
       model: this.modelName,
       isStream: this.isStream,
       path: this.init.path,
@@ -182,8 +183,9 @@ export class RequestRecorder {
       outcome,
       statusCode: this.statusCode,
       backendName: this.backendName,
-      durationMs: Math.round(this.elapsedMs()),
-      ttfbMs: this.firstByteMs === null ? null : Math.round(this.firstByteMs),
+      // Hundredths of a millisecond: the overhead metric needs sub-millisecond resolution.
+      durationMs: Math.round(this.elapsedMs() * 100) / 100,
+      ttfbMs: this.firstByteMs === null ? null : Math.round(this.firstByteMs * 100) / 100,
       responseBody: this.responseBody,
     };
     try {

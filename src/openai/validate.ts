@@ -3,13 +3,17 @@ import type { JsonObject } from '../routing/body.ts';
 
 export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'responses';
 
-const decoder = new TextDecoder();
+
+/** Buffer's UTF-8 slice is several times faster than TextDecoder for short strings. */
+function utf8(raw: Uint8Array): string {
+  return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
+}
 
 /** An empty body is `{}` (then "missing model"), as in the original. */
 export function parseJsonBody(raw: Uint8Array): { ok: true; payload: JsonObject } | { ok: false; error: ProxyError; parsed?: unknown } {
   let parsed: unknown;
   try {
-    parsed = raw.byteLength === 0 ? {} : JSON.parse(decoder.decode(raw));
+    parsed = raw.byteLength === 0 ? {} : JSON.parse(utf8(raw));
   } catch {
     return { ok: false, error: errors.invalidJson() };
   }

@@ -3,7 +3,7 @@ import { Hono } from 'hono';
 import type { AppDeps } from '../app.ts';
 import type { ClientAuthVariables } from '../auth/client.ts';
 import { RequestRecorder } from '../logging/record.ts';
-import { readBodyLimited } from '../openai/body-limit.ts';
+import { BodyAborted, readBodyLimited, readIncomingLimited } from '../openai/body-limit.ts';
 import { asProxyError, errorResponse, errors, ProxyError } from '../openai/errors.ts';
 import { parseJsonBody, validatePayload, type Endpoint } from '../openai/validate.ts';
 import { buildRoute, normalizeModelName } from '../routing/route.ts';
@@ -90,7 +90,7 @@ async function proxyRequest(
   const idHeader = { 'x-request-id': recorder.id };
 
   try {
-    const raw = await readBodyLimited(req, config.maxRequestBytes);
+    const raw = await (node ? readIncomingLimited(node.incoming, config.maxRequestBytes) : readBodyLimited(req, config.maxRequestBytes));
     const parsed = parseJsonBody(raw);
     recorder.setBody(raw, parsed.ok ? parsed.payload : parsed.parsed);
     if (!parsed.ok) throw parsed.error;
@@ -119,7 +119,7 @@ async function proxyRequest(
       recorder,
     });
   } catch (err) {
-    if (err instanceof ClientCancelled || (clientSignal.aborted && !(err instanceof ProxyError))) {
+    if (err instanceof ClientCancelled || err instanceof BodyAborted || (clientSignal.aborted && !(err instanceof ProxyError))) {
       recorder.addError('client_disconnect', 'client disconnected before the response started');
       recorder.finalize('cancelled');
       return new Response(null, { status: 499 });

@@ -42,35 +42,47 @@ export interface AttemptInput {
 /** Error bodies are kept only this large: enough for any real error message. */
 const MAX_ERROR_BODY = 64 * 1024;
 
-export async function attemptOnce(a: AttemptInput): Promise<AttemptOutcome> {
-  const started = performance.now();
-  const { backend, recorder } = a;
-  const note = (status: number | null, extra: AttemptNote = {}): void => {
-    recorder.addAttempt({
-      backend: backend.name,
+/**
+ * One attempt's bookkeeping. A class rather than per-call closures: this runs for every request,
+ * and closures cost an allocation each (plus a __name wrapper under tsx).
+ */
+export class AttemptRun {
+  readonly started = performance.now();
+  constructor(readonly a: AttemptInput) {}
+
+  note(status: number | null, extra: AttemptNote = {}): void {
+    const a = this.a;
+    a.recorder.addAttempt({
+      backend: a.backend.name,
       attempt: a.attempt,
       url: a.target.url,
       status,
-      durationMs: Math.round(performance.now() - started),
+      durationMs: Math.round((performance.now() - this.started) * 100) / 100,
       ttfbMs: extra.ttfbMs ?? null,
       error: extra.error ?? null,
       errorType: extra.errorType ?? null,
       responseHeaders: extra.headers && a.detail ? a.sanitize(extra.headers) : null,
       responseBody: a.detail ? (extra.body ?? null) : null,
     });
-  };
-  const networkFailure = (err: unknown, ttfbMs: number | null, status: number | null): AttemptOutcome => {
-    if (a.clientSignal.aborted) {
-      note(status, { ttfbMs, error: 'client disconnected', errorType: 'client_disconnect' });
+  }
+
+  networkFailure(err: unknown, ttfbMs: number | null, status: number | null): AttemptOutcome {
+    const { backend, recorder, clientSignal, target, attempt } = this.a;
+    if (clientSignal.aborted) {
+      this.note(status, { ttfbMs, error: 'client disconnected', errorType: 'client_disconnect' });
       return { kind: 'cancelled' };
     }
     const f = classifyNetworkError(err);
     const message = `${backend.name} request error: ${f.message}`;
-    note(status, { ttfbMs, error: message, errorType: f.type });
-    recorder.addError(f.type, message, { backend: backend.name, httpStatus: status, context: { url: a.target.url, attempt: a.attempt } });
+    this.note(status, { ttfbMs, error: message, errorType: f.type });
+    recorder.addError(f.type, message, { backend: backend.name, httpStatus: status, context: { url: target.url, attempt } });
     return { kind: 'retry', failure: { backend: backend.name, type: f.type, message, retryAfterMs: null, response: null } };
-  };
+  }
+}
 
+export async function attemptOnce(a: AttemptInput): Promise<AttemptOutcome> {
+  const run = new AttemptRun(a);
+  const { backend, recorder } = a;
   let res;
   try {
     res = await a.pools.get(a.target.origin).request({
@@ -83,9 +95,9 @@ export async function attemptOnce(a: AttemptInput): Promise<AttemptOutcome> {
       bodyTimeout: a.config.timeouts.streamIdleMs,
     });
   } catch (err) {
-    return networkFailure(err, null, null);
+    return run.networkFailure(err, null, null);
   }
-  const ttfbMs = Math.round(performance.now() - started);
+  const ttfbMs = Math.round((performance.now() - run.started) * 100) / 100;
   const status = res.statusCode;
   const headers = inboundHeaders(res.headers);
   headers['x-request-id'] = recorder.id;
@@ -97,7 +109,7 @@ export async function attemptOnce(a: AttemptInput): Promise<AttemptOutcome> {
     const retryable = RETRYABLE_STATUSES.has(status);
     const type: ErrorType = retryable ? 'http_retryable' : 'http_error';
     const message = retryable ? `${backend.name} returned retryable status ${status}` : `${backend.name} returned status ${status}`;
-    note(status, { ttfbMs, error: message, errorType: type, headers, body: text });
+    run.note(status, { ttfbMs, error: message, errorType: type, headers, body: text });
     recorder.addError(type, message, { backend: backend.name, httpStatus: status, context: { url: a.target.url, attempt: a.attempt, body: text } });
     if (retryable) {
       const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
@@ -111,11 +123,11 @@ export async function attemptOnce(a: AttemptInput): Promise<AttemptOutcome> {
 
   const isSse = (headers['content-type'] ?? '').includes('text/event-stream');
   if (a.isStream && isSse) {
-    return relaySse({ ...a, status, headers, source, ttfbMs, started, note, networkFailure });
+    return relaySse({ ...a, status, headers, source, ttfbMs, run });
   }
   const declared = Number(res.headers['content-length']);
-  const whole = Number.isInteger(declared) && declared <= a.config.maxResponseBytes ? () => res.body.arrayBuffer() : null;
-  return relayBody(a, { status, headers, source, ttfbMs, note, networkFailure, whole });
+  const whole = Number.isInteger(declared) && declared <= a.config.maxResponseBytes ? res.body : null;
+  return relayBody(a, { status, headers, source, ttfbMs, run, whole });
 }
 
 export interface AttemptNote {
@@ -131,10 +143,9 @@ interface BodyContext {
   headers: Record<string, string>;
   source: ChunkSource;
   ttfbMs: number;
-  note: (status: number | null, extra?: AttemptNote) => void;
-  networkFailure: (err: unknown, ttfbMs: number | null, status: number | null) => AttemptOutcome;
-  /** Reads a body of known, acceptable length in one go (undici's own buffering, no iterator). */
-  whole: (() => Promise<ArrayBuffer>) | null;
+  run: AttemptRun;
+  /** A body of known, acceptable length: read in one go (undici's own buffering, no iterator). */
+  whole: { arrayBuffer(): Promise<ArrayBuffer> } | null;
 }
 
 /**
@@ -150,13 +161,13 @@ async function relayBody(a: AttemptInput, ctx: BodyContext): Promise<AttemptOutc
   );
   try {
     if (ctx.whole) {
-      const bytes = new Uint8Array(await ctx.whole());
+      const bytes = new Uint8Array(await ctx.whole.arrayBuffer());
       read = { chunks: [bytes], bytes: bytes.byteLength, complete: true };
     } else {
       read = await readCapped(ctx.source, a.config.maxResponseBytes);
     }
   } catch (err) {
-    return ctx.networkFailure(err, ctx.ttfbMs, ctx.status);
+    return ctx.run.networkFailure(err, ctx.ttfbMs, ctx.status);
   } finally {
     clearTimeout(deadline);
   }
@@ -165,14 +176,14 @@ async function relayBody(a: AttemptInput, ctx: BodyContext): Promise<AttemptOutc
     const body = concat(read.chunks, read.bytes);
     if (a.detail) {
       const text = decodeCapped([body], a.config.logging.maxBodyBytes);
-      ctx.note(ctx.status, { ttfbMs: ctx.ttfbMs, headers: ctx.headers, body: text });
+      ctx.run.note(ctx.status, { ttfbMs: ctx.ttfbMs, headers: ctx.headers, body: text });
       if ((ctx.headers['content-type'] ?? '').includes('json')) {
         const usage = extractJsonUsage(body);
         recorder.setUsage(usage.usage, usage.finishReason);
       }
       recorder.setResponseBody(text);
     } else {
-      ctx.note(ctx.status, { ttfbMs: ctx.ttfbMs });
+      ctx.run.note(ctx.status, { ttfbMs: ctx.ttfbMs });
     }
     recorder.markFirstByte();
     recorder.finalize('success');
@@ -185,7 +196,7 @@ async function relayBody(a: AttemptInput, ctx: BodyContext): Promise<AttemptOutc
     clientSignal: a.clientSignal,
     onFirstChunk: () => recorder.markFirstByte(),
     onEnd: (end) => {
-      ctx.note(ctx.status, {
+      ctx.run.note(ctx.status, {
         ttfbMs: ctx.ttfbMs,
         headers: ctx.headers,
         error: end.kind === 'failed' ? end.message : end.kind === 'cancelled' ? 'client disconnected' : null,

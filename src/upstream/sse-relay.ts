@@ -1,7 +1,7 @@
 import type { Usage } from '../logging/types.ts';
 import { readUntilFirstEvent } from '../sse/first-event.ts';
 import { createSseTap } from '../sse/tap.ts';
-import type { AttemptInput, AttemptNote, AttemptOutcome } from './attempt.ts';
+import type { AttemptInput, AttemptOutcome, AttemptRun } from './attempt.ts';
 import type { ChunkSource } from './body.ts';
 import { relayStream } from './relay.ts';
 
@@ -13,9 +13,7 @@ interface SseContext extends AttemptInput {
   headers: Record<string, string>;
   source: ChunkSource;
   ttfbMs: number;
-  started: number;
-  note: (status: number | null, extra?: AttemptNote) => void;
-  networkFailure: (err: unknown, ttfbMs: number | null, status: number | null) => AttemptOutcome;
+  run: AttemptRun;
 }
 
 const encoder = new TextEncoder();
@@ -32,14 +30,14 @@ export async function relaySse(ctx: SseContext): Promise<AttemptOutcome> {
     first = await readUntilFirstEvent(readerOf(ctx.source), { maxBytes: MAX_FIRST_EVENT_BYTES });
   } catch (err) {
     ctx.source.destroy();
-    return ctx.networkFailure(err, ctx.ttfbMs, ctx.status);
+    return ctx.run.networkFailure(err, ctx.ttfbMs, ctx.status);
   }
 
   if (first.first === 'error' && first.error) {
     ctx.source.destroy();
     const message = first.error.message;
     const rawText = new TextDecoder().decode(Buffer.concat(first.chunks));
-    ctx.note(ctx.status, { ttfbMs: ctx.ttfbMs, error: message, errorType: 'sse_stream_error', headers: ctx.headers, body: rawText });
+    ctx.run.note(ctx.status, { ttfbMs: ctx.ttfbMs, error: message, errorType: 'sse_stream_error', headers: ctx.headers, body: rawText });
     recorder.addError('sse_stream_error', message, {
       backend: backend.name,
       httpStatus: ctx.status,
@@ -95,7 +93,7 @@ export async function relaySse(ctx: SseContext): Promise<AttemptOutcome> {
       } else if (end.kind === 'cancelled') {
         recorder.addError('client_disconnect', 'client disconnected during stream', { backend: backend.name });
       }
-      ctx.note(ctx.status, {
+      ctx.run.note(ctx.status, {
         ttfbMs: ctx.ttfbMs,
         headers: ctx.headers,
         error: end.kind === 'failed' ? end.message : end.kind === 'cancelled' ? 'client disconnected' : (streamErrors[0]?.message ?? null),
