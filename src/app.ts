@@ -11,6 +11,7 @@ import { errorResponse, errors, ProxyError } from './openai/errors.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { adminUiRoutes } from './routes/admin-ui.ts';
 import { healthRoutes } from './routes/health.ts';
+import { logsRoutes } from './routes/logs.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { usageRoutes, type UsageSource } from './routes/usage.ts';
 import type { Metrics } from './metrics.ts';
@@ -72,6 +73,7 @@ export function createApp(deps: AppDeps): Hono {
   app.use('/api/logs', guard);
   app.use('/api/logs/*', guard);
   if (deps.store) app.route('/admin', adminRoutes({ store: deps.store, log: deps.log }));
+  app.route('/', logsRoutes(deps));
 
   app.notFound((c) => errorResponse(errors.notFound(c.req.path)));
   app.onError((err, c) => {

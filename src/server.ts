@@ -10,6 +10,8 @@ import { createHeaderSanitizer, type HeaderSanitizer } from './logging/sanitize.
 import { nullSink } from './logging/fanout.ts';
 import type { RequestSink } from './logging/types.ts';
 import { UpstreamPools } from './upstream/pools.ts';
+import type { Metrics } from './metrics.ts';
+import type { UsageSource } from './routes/usage.ts';
 
 export interface ProxyServer {
   url: string;
@@ -31,6 +33,10 @@ export interface StartOptions {
   adminToken?: string | null;
   sink: RequestSink;
   log: Logger;
+  /** Historical usage and logs are read from here; null/absent when database logging is off. */
+  usage?: UsageSource | null;
+  /** Serves /metrics when given. */
+  metrics?: Metrics;
   host?: string;
   port?: number;
 }
@@ -53,6 +59,8 @@ export async function startProxy(opts: StartOptions): Promise<ProxyServer> {
     ...(store ? { store } : {}),
     sink: opts.sink,
     detail: opts.sink !== nullSink,
+    usage: opts.usage ?? null,
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
     counters,
     pools,
     sanitize: reloadableSanitizer(getConfig),

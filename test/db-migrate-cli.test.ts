@@ -13,10 +13,12 @@ import type { DatabaseConfig } from '../src/config/types.ts';
 import type { Dialect } from '../src/db/dialect.ts';
 import { pgTestConfig, withDialect } from './helpers/db.ts';
 import type { TestDb } from './helpers/db.ts';
+import { TABLE_COLUMNS } from '../src/db/schema.ts';
 
 const pgUrl = inject('pgUrl');
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIRST = '0001_create_request_logs_and_error_logs';
+const LAST = '0002_add_client_key_and_usage_rollups';
 
 interface CliResult {
   readonly code: number | null;
@@ -119,9 +121,9 @@ const DIALECTS = ['sqlite', 'postgres'] as const;
 describe.concurrent.each(DIALECTS)('scripts/migrate.ts on %s', CLI_TIMEOUT, (dialect) => {
   it('latest, current, history, rollback: prints each result and exits 0', () =>
     withCliDb(dialect, async (t, config) => {
-      expect(await runCli(['latest'], config)).toEqual(ok(line(`database: ${dialect} .*\\nok +${FIRST} up`)));
+      expect(await runCli(['latest'], config)).toEqual(ok(line(`database: ${dialect} .*\\nok +${FIRST} up\\nok +${LAST} up`)));
       const tables = (await t.db.introspection.getTables()).map((x) => x.name).sort();
-      expect(tables).toEqual(['error_logs', 'request_logs']);
+      expect(tables).toEqual(Object.keys(TABLE_COLUMNS).sort());
 
       const [again, current, history] = await Promise.all([
         runCli([], config),
@@ -129,11 +131,11 @@ describe.concurrent.each(DIALECTS)('scripts/migrate.ts on %s', CLI_TIMEOUT, (dia
         runCli(['history'], config),
       ]);
       expect(again).toEqual(ok('already up to date'));
-      expect(current).toEqual(ok(line(`current: ${FIRST} \\(applied ${ISO}\\)`)));
-      expect(history).toEqual(ok(line(`applied +${ISO} +${FIRST}`)));
+      expect(current).toEqual(ok(line(`current: ${LAST} \\(applied ${ISO}\\)`)));
+      expect(history).toEqual(ok(line(`applied +${ISO} +${FIRST}\\napplied +${ISO} +${LAST}`)));
 
-      expect(await runCli(['rollback'], config)).toEqual(ok(line(`ok +${FIRST} down`)));
-      expect(await runCli(['history'], config)).toEqual(ok(line(`pending +${FIRST}`)));
+      expect(await runCli(['rollback'], config)).toEqual(ok(line(`ok +${LAST} down`)));
+      expect(await runCli(['history'], config)).toEqual(ok(line(`applied +${ISO} +${FIRST}\\npending +${LAST}`)));
     }));
 
   it('with database.enabled false: read commands exit 0, write commands exit 1', () =>

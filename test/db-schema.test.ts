@@ -17,7 +17,7 @@ import type { TestDb } from './helpers/db.ts';
 const pgUrl = inject('pgUrl');
 const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 /** How pg_catalog spells the DDL types of dialect.ts. */
-const PG_TYPE_NAMES: Record<string, string> = { boolean: 'bool', integer: 'int4' };
+const PG_TYPE_NAMES: Record<string, string> = { boolean: 'bool', integer: 'int4', bigint: 'int8' };
 
 describe.each(['sqlite', 'postgres'] as const)('schema on %s', (dialect: Dialect) => {
   let t: TestDb;
@@ -126,6 +126,7 @@ describe.each(['sqlite', 'postgres'] as const)('schema on %s', (dialect: Dialect
       completion_tokens: 4,
       total_tokens: 7,
       ttfb_ms: 5,
+      client_key: 'team-a',
     };
     const textBody = { ...input, id: randomUUID(), is_stream: false, body: `plain ${raw}` };
     await t.db

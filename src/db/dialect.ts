@@ -31,6 +31,7 @@ const SQL_TYPES: { readonly [D in Dialect]: { readonly [K in ColumnKind]: string
     uuid: 'uuid',
     text: 'text',
     integer: 'integer',
+    bigint: 'bigint',
     json: 'jsonb',
     timestamp: 'timestamptz',
     boolean: 'boolean',
@@ -39,13 +40,14 @@ const SQL_TYPES: { readonly [D in Dialect]: { readonly [K in ColumnKind]: string
     uuid: 'text',
     text: 'text',
     integer: 'integer',
+    bigint: 'integer',
     json: 'text',
     timestamp: 'text',
     boolean: 'integer',
   },
 };
 
-/** The DDL type of a column kind (migration 0001 carries its own copy of this table). */
+/** The DDL type of a column kind (migrations carry their own copy of this table). */
 export function sqlType(dialect: Dialect, kind: ColumnKind): string {
   return SQL_TYPES[dialect][kind];
 }
@@ -87,6 +89,7 @@ export function encodeValue(dialect: Dialect, kind: ColumnKind, value: unknown):
       return cleanText(String(value));
     // PostgreSQL rejects 1.5 for an integer column where SQLite would store a REAL; round on both.
     case 'integer':
+    case 'bigint':
       return typeof value === 'number' && Number.isFinite(value) ? Math.round(value) : null;
     // A JS object or array handed to pg would be sent as a PG array literal; send JSON text.
     case 'json':
@@ -105,6 +108,7 @@ export function decodeValue(dialect: Dialect, kind: ColumnKind, value: unknown):
     case 'text':
       return String(value);
     case 'integer':
+    case 'bigint':
       return Number(value);
     case 'json':
       return dialect === 'sqlite' && typeof value === 'string' ? JSON.parse(value) : value;

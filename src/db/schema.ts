@@ -15,6 +15,8 @@ type Timestamp = ColumnType<Date | string, string, string>;
 type DefaultedTimestamp = ColumnType<Date | string, string | undefined, string>;
 /** Written as JSON text on both dialects; PostgreSQL returns it parsed, SQLite as text. */
 type Json = ColumnType<unknown, string | null, string | null>;
+/** A defaulted bigint sum (PostgreSQL bigint, parsed to a number by the pool; SQLite integer). */
+type Counter = ColumnType<number, number | undefined, number>;
 /** PostgreSQL boolean; SQLite integer 0/1. */
 type Bool = ColumnType<boolean | number, boolean | number, boolean | number>;
 
@@ -44,6 +46,8 @@ export interface RequestLogsTable {
   completion_tokens: number | null;
   total_tokens: number | null;
   ttfb_ms: number | null;
+  /** Name of the client key the request used (migration 0002); never the key itself. */
+  client_key: string | null;
 }
 
 export interface ErrorLogsTable {
@@ -60,12 +64,47 @@ export interface ErrorLogsTable {
   created_at: DefaultedTimestamp;
 }
 
+/** Per-bucket aggregates maintained with the raw rows (src/db/rollups.ts, migration 0002). */
+export interface UsageRollupsTable {
+  granularity: string;
+  bucket_start: Timestamp;
+  model_name: string;
+  client_key: ColumnType<string, string | undefined, string>;
+  request_count: Counter;
+  success_count: Counter;
+  error_count: Counter;
+  cancelled_count: Counter;
+  stream_count: Counter;
+  duration_sum_ms: Counter;
+  duration_count: Counter;
+  duration_min_ms: number | null;
+  duration_max_ms: number | null;
+  ttfb_sum_ms: Counter;
+  ttfb_count: Counter;
+  prompt_tokens: Counter;
+  completion_tokens: Counter;
+  total_tokens: Counter;
+  lat_0: Counter;
+  lat_1: Counter;
+  lat_2: Counter;
+  lat_3: Counter;
+  lat_4: Counter;
+  lat_5: Counter;
+  lat_6: Counter;
+  lat_7: Counter;
+  lat_8: Counter;
+  lat_9: Counter;
+  lat_10: Counter;
+  lat_11: Counter;
+}
+
 export interface Database {
   request_logs: RequestLogsTable;
   error_logs: ErrorLogsTable;
+  usage_rollups: UsageRollupsTable;
 }
 
-export type ColumnKind = 'uuid' | 'text' | 'integer' | 'json' | 'timestamp' | 'boolean';
+export type ColumnKind = 'uuid' | 'text' | 'integer' | 'bigint' | 'json' | 'timestamp' | 'boolean';
 
 export interface ColumnSpec {
   readonly kind: ColumnKind;
@@ -108,6 +147,7 @@ export const REQUEST_LOG_COLUMNS = {
   completion_tokens: { kind: 'integer', nullable: true },
   total_tokens: { kind: 'integer', nullable: true },
   ttfb_ms: { kind: 'integer', nullable: true },
+  client_key: { kind: 'text', nullable: true },
 } as const satisfies ColumnSpecsOf<RequestLogsTable>;
 
 export const ERROR_LOG_COLUMNS = {
@@ -124,9 +164,43 @@ export const ERROR_LOG_COLUMNS = {
   created_at: { kind: 'timestamp', nullable: false, hasDefault: true },
 } as const satisfies ColumnSpecsOf<ErrorLogsTable>;
 
+export const USAGE_ROLLUP_COLUMNS = {
+  granularity: { kind: 'text', nullable: false },
+  bucket_start: { kind: 'timestamp', nullable: false },
+  model_name: { kind: 'text', nullable: false },
+  client_key: { kind: 'text', nullable: false, hasDefault: true },
+  request_count: { kind: 'bigint', nullable: false, hasDefault: true },
+  success_count: { kind: 'bigint', nullable: false, hasDefault: true },
+  error_count: { kind: 'bigint', nullable: false, hasDefault: true },
+  cancelled_count: { kind: 'bigint', nullable: false, hasDefault: true },
+  stream_count: { kind: 'bigint', nullable: false, hasDefault: true },
+  duration_sum_ms: { kind: 'bigint', nullable: false, hasDefault: true },
+  duration_count: { kind: 'bigint', nullable: false, hasDefault: true },
+  duration_min_ms: { kind: 'integer', nullable: true },
+  duration_max_ms: { kind: 'integer', nullable: true },
+  ttfb_sum_ms: { kind: 'bigint', nullable: false, hasDefault: true },
+  ttfb_count: { kind: 'bigint', nullable: false, hasDefault: true },
+  prompt_tokens: { kind: 'bigint', nullable: false, hasDefault: true },
+  completion_tokens: { kind: 'bigint', nullable: false, hasDefault: true },
+  total_tokens: { kind: 'bigint', nullable: false, hasDefault: true },
+  lat_0: { kind: 'bigint', nullable: false, hasDefault: true },
+  lat_1: { kind: 'bigint', nullable: false, hasDefault: true },
+  lat_2: { kind: 'bigint', nullable: false, hasDefault: true },
+  lat_3: { kind: 'bigint', nullable: false, hasDefault: true },
+  lat_4: { kind: 'bigint', nullable: false, hasDefault: true },
+  lat_5: { kind: 'bigint', nullable: false, hasDefault: true },
+  lat_6: { kind: 'bigint', nullable: false, hasDefault: true },
+  lat_7: { kind: 'bigint', nullable: false, hasDefault: true },
+  lat_8: { kind: 'bigint', nullable: false, hasDefault: true },
+  lat_9: { kind: 'bigint', nullable: false, hasDefault: true },
+  lat_10: { kind: 'bigint', nullable: false, hasDefault: true },
+  lat_11: { kind: 'bigint', nullable: false, hasDefault: true },
+} as const satisfies ColumnSpecsOf<UsageRollupsTable>;
+
 export const TABLE_COLUMNS = {
   request_logs: REQUEST_LOG_COLUMNS,
   error_logs: ERROR_LOG_COLUMNS,
+  usage_rollups: USAGE_ROLLUP_COLUMNS,
 } as const satisfies { readonly [T in keyof Database]: ColumnSpecsOf<Database[T]> };
 
 /** Index name → indexed columns, in order, as the migrations leave them (primary keys aside). */
@@ -137,6 +211,7 @@ export const TABLE_INDEXES = {
     ix_request_logs_outcome: ['outcome'],
     ix_request_logs_created_at: ['created_at'],
     ix_request_logs_model_name_request_time: ['model_name', 'request_time'],
+    ix_request_logs_client_key: ['client_key'],
   },
   error_logs: {
     ix_error_logs_timestamp: ['timestamp'],
@@ -144,6 +219,9 @@ export const TABLE_INDEXES = {
     ix_error_logs_error_type: ['error_type'],
     ix_error_logs_created_at: ['created_at'],
     ix_error_logs_request_log_id: ['request_log_id'],
+  },
+  usage_rollups: {
+    ix_usage_rollups_granularity_bucket_start: ['granularity', 'bucket_start'],
   },
 } as const satisfies {
   readonly [T in keyof Database]: Readonly<Record<string, readonly (keyof Database[T])[]>>;
@@ -155,6 +233,7 @@ interface DecodedKinds {
   uuid: string;
   text: string;
   integer: number;
+  bigint: number;
   json: unknown;
   /** ISO-8601 UTC, e.g. 2026-01-07T12:00:00.000Z */
   timestamp: string;
