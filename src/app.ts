@@ -10,6 +10,7 @@ import type { RequestSink } from './logging/types.ts';
 import { errorResponse, errors, ProxyError } from './openai/errors.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { adminUiRoutes } from './routes/admin-ui.ts';
+import { pagesRoutes } from './routes/pages.ts';
 import { healthRoutes } from './routes/health.ts';
 import { logsRoutes } from './routes/logs.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -66,6 +67,7 @@ export function createApp(deps: AppDeps): Hono {
   // The page's static files come before the guard: they hold no data, and a browser cannot attach
   // the token to a page load. Everything the page calls is guarded.
   app.route('/', adminUiRoutes());
+  app.route('/', pagesRoutes());
   // Registered before the routes it protects (Hono runs handlers in registration order), so the
   // logs API mounted below inherits it.
   const guard = adminGuard({ token: () => deps.adminToken || auth().adminToken });
