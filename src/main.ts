@@ -7,10 +7,14 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from './app.ts';
 import { defaultConfigPaths, loadConfig } from './config/load.ts';
 import { startProxy } from './server.ts';
+import type { RealtimeCounters } from './logging/counters.ts';
 import { createSinks } from './logging/sinks.ts';
 
 /** In-flight requests get this long to finish on SIGTERM before their sockets are closed. */
 const SHUTDOWN_GRACE_MS = 10_000;
+
+/** How long to wait, after the server closed, for the last in-flight records to be published. */
+const RECORD_WAIT_MS = 2_000;
 
 const rootDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -40,12 +44,23 @@ async function main(): Promise<void> {
     stopping = true;
     log.info(`${signal}: draining in-flight requests`);
     await server.close(SHUTDOWN_GRACE_MS);
-    await sinks.sink.close?.();
+    // A request's record is published when it finishes, which can trail its socket closing by a
+    // tick (a stream cut at the grace deadline); the writers drain only after the last one.
+    await recordsPublished(server.counters, RECORD_WAIT_MS);
+    log.info('draining request logs');
+    await sinks.close();
     log.info('stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+async function recordsPublished(counters: RealtimeCounters, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (counters.snapshot().ongoing > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 main().catch((err: unknown) => {

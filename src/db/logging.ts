@@ -1,0 +1,81 @@
+/**
+ * Start-up of database logging: open the configured database, apply pending migrations (unless
+ * `auto_migrate: false`), and start the writer. A database that cannot be opened or migrated
+ * does not stop the proxy: the writer starts in "down" mode, rows go to the spool, and the
+ * recovery loop keeps retrying the whole preparation (migrations included).
+ */
+import type { Logger } from '../app.ts';
+import type { DatabaseConfig } from '../config/types.ts';
+import { createDatabase, resolveSqlitePath } from './factory.ts';
+import type { DatabaseHandle } from './factory.ts';
+import { migrateToLatest } from './migrator.ts';
+import { createDbWriter } from './writer.ts';
+import type { DbWriter, DbWriterOptions } from './writer.ts';
+
+export interface DatabaseLogging {
+  readonly writer: DbWriter;
+  /** The main-thread handle (migrations, readers); null until the database could be opened. */
+  handle(): DatabaseHandle | null;
+  /** Drains the writer, then closes the handle. */
+  close(): Promise<void>;
+}
+
+export interface DatabaseLoggingOptions {
+  readonly config: DatabaseConfig;
+  readonly rootDir: string;
+  readonly log: Logger;
+  readonly redactHeaders?: readonly string[];
+  /** Passed to the writer (tests: short backoff, SQLite busy timeout). */
+  readonly writer?: Pick<DbWriterOptions, 'retry' | 'sqliteBusyTimeoutMs' | 'afterInsertModule'>;
+}
+
+const describe = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+export async function startDatabaseLogging(opts: DatabaseLoggingOptions): Promise<DatabaseLogging> {
+  const { config: cfg, log, rootDir } = opts;
+  let handle: DatabaseHandle | null = null;
+
+  const prepare = async (): Promise<void> => {
+    handle ??= createDatabase(cfg, {
+      rootDir,
+      onPoolError: (err) => log.warn(`database: idle connection error: ${err.message}`),
+    });
+    if (!cfg.autoMigrate) return;
+    const applied = await migrateToLatest(handle.db, handle.dialect);
+    if (applied.length) log.info(`database: applied migrations ${applied.map((m) => m.migrationName).join(', ')}`);
+  };
+
+  let ready = true;
+  try {
+    await prepare();
+  } catch (err) {
+    ready = false;
+    log.error(`database: ${cfg.backend} is not usable at start-up (${describe(err)}); request rows go to ${cfg.spoolDir} until it is`);
+  }
+
+  const sqliteFile = cfg.backend === 'sqlite' ? resolveSqlitePath(cfg.sqlite.path, rootDir) : null;
+  // `:memory:` exists only on the connection that created it, so it cannot move to a worker.
+  const inProcess = sqliteFile === null || sqliteFile === ':memory:';
+  if (inProcess && !handle) handle = createDatabase(cfg, { rootDir });
+  const writer = createDbWriter({
+    ...opts.writer,
+    dialect: cfg.backend,
+    ...(inProcess ? { db: handle!.db } : { sqliteFile: sqliteFile! }),
+    config: cfg,
+    spoolDir: cfg.spoolDir,
+    log,
+    redactHeaders: opts.redactHeaders,
+    startDown: !ready,
+    ...(ready ? {} : { prepare }),
+  });
+
+  return {
+    writer,
+    handle: () => handle,
+    async close() {
+      await writer.close();
+      await handle?.close();
+      handle = null;
+    },
+  };
+}

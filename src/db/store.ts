@@ -1,0 +1,50 @@
+/**
+ * Where the database writer sends encoded batches. Two implementations: `createKyselyStore` runs
+ * the transaction on an in-process Kysely (PostgreSQL's pool, or an SQLite `:memory:` database that
+ * only this thread can see); `createSqliteWorkerStore` (sqlite-store.ts) runs it in a worker thread.
+ */
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import { insertBatch, loadAfterInsert } from './batch.ts';
+import type { AfterInsert } from './batch.ts';
+import type { Dialect } from './dialect.ts';
+import type { EncodedRows } from './rows.ts';
+import type { Database } from './schema.ts';
+
+export interface BatchStore {
+  /** Inserts the rows in one transaction; resolves with how many request rows were new. */
+  write(rows: EncodedRows): Promise<number>;
+  /** Resolves when the log tables can be written (the recovery loop's health check). */
+  probe(): Promise<void>;
+  /** Frees the store's own resources (not a handle it was given). */
+  close(): Promise<void>;
+}
+
+export interface KyselyStoreOptions {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  /** Module exporting `afterInsert` (see batch.ts). */
+  readonly afterInsertModule?: string;
+}
+
+export function createKyselyStore(opts: KyselyStoreOptions): BatchStore {
+  const { db, dialect } = opts;
+  let hook: Promise<AfterInsert | undefined> | null = null;
+  return {
+    async write(rows) {
+      // Loaded on first use and retried after a failure, like any other write-path error.
+      const afterInsert = await (hook ??= loadAfterInsert(opts.afterInsertModule).catch((err: unknown) => {
+        hook = null;
+        throw err;
+      }));
+      return insertBatch(db, dialect, rows, afterInsert);
+    },
+    async probe() {
+      // Reading both tables proves the connection works and the schema exists; a missing table
+      // (auto_migrate off, migrations not run yet) keeps the writer spooling instead of failing.
+      await sql`select 1 from request_logs where 1 = 0`.execute(db);
+      await sql`select 1 from error_logs where 1 = 0`.execute(db);
+    },
+    close: () => Promise.resolve(),
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * Main-thread CPU work of the writer, cut into slices: a 500-row batch takes several
+ * milliseconds to encode or serialise, which would show up as event-loop delay for every request
+ * in flight. Between slices the loop gets a turn (setImmediate, after pending I/O).
+ */
+import type { HeaderSanitizer } from '../logging/sanitize.ts';
+import type { RequestRecord } from '../logging/types.ts';
+import type { Dialect } from './dialect.ts';
+import { encodeRecordRows, recordToRows } from './rows.ts';
+import type { EncodedRows } from './rows.ts';
+
+/** Work done between two yields to the event loop. */
+const SLICE_MS = 2;
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export async function mapSliced<T, R>(items: readonly T[], fn: (item: T) => R): Promise<R[]> {
+  const out: R[] = [];
+  let start = performance.now();
+  for (let i = 0; i < items.length; i++) {
+    out.push(fn(items[i]!));
+    if ((i & 7) === 7 && performance.now() - start >= SLICE_MS) {
+      await yieldToLoop();
+      start = performance.now();
+    }
+  }
+  return out;
+}
+
+export interface EncodedBatch {
+  readonly rows: EncodedRows;
+  /** The records behind `rows`, in order. */
+  readonly good: RequestRecord[];
+  /** Records that cannot be encoded at all (e.g. an unparseable timestamp). */
+  readonly bad: { readonly record: RequestRecord; readonly error: unknown }[];
+}
+
+export function createRecordEncoder(
+  dialect: Dialect,
+  sanitize: HeaderSanitizer,
+): (records: readonly RequestRecord[]) => Promise<EncodedBatch> {
+  return async (records) => {
+    const requests: Record<string, unknown>[] = [];
+    const errors: Record<string, unknown>[] = [];
+    const good: RequestRecord[] = [];
+    const bad: { record: RequestRecord; error: unknown }[] = [];
+    await mapSliced(records, (record) => {
+      try {
+        const rows = encodeRecordRows(dialect, recordToRows(record, sanitize));
+        requests.push(...rows.requests);
+        errors.push(...rows.errors);
+        good.push(record);
+      } catch (error) {
+        // One bad record must not fail the 499 others in its batch.
+        bad.push({ record, error });
+      }
+    });
+    return { rows: { requests, errors }, good, bad };
+  };
+}

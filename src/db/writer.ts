@@ -1,0 +1,208 @@
+/**
+ * The database writer (a RequestSink): `publish` only enqueues. Rows are flushed in batches
+ * (`batchMaxRows` rows, or about `batchMaxMs` after the first queued row), one transaction per
+ * batch, one batch in flight at a time; the next batch is encoded while the current one commits.
+ * When the queue is full, or the database fails, records go to the spool; a recovery loop with
+ * backoff probes the database and replays the spool (replay.ts). What cannot be kept anywhere is
+ * counted in `stats.dropped` and logged.
+ */
+import { createHeaderSanitizer } from '../logging/sanitize.ts';
+import type { RequestRecord } from '../logging/types.ts';
+import { createLane } from './lane.ts';
+import { createRecovery } from './recovery.ts';
+import { createSpool } from './spool.ts';
+import { createRecordEncoder, mapSliced } from './writer-encode.ts';
+import { pickStore } from './writer-options.ts';
+import type { DbWriter, DbWriterOptions, DbWriterStats } from './writer-options.ts';
+
+export type { DbWriter, DbWriterOptions, DbWriterStats } from './writer-options.ts';
+
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** Records are plain data by contract; one that is not must cost only itself. */
+const serialize = (record: RequestRecord): string | null => {
+  try {
+    return JSON.stringify(record);
+  } catch {
+    return null;
+  }
+};
+
+export function createDbWriter(opts: DbWriterOptions): DbWriter {
+  const { batchMaxRows, batchMaxMs, queueMaxRows } = opts.config;
+  const { log } = opts;
+  const retry = opts.retry ?? { minMs: 500, maxMs: 30_000 };
+  // Records past the queue wait here for the next tick's spool append (then the spool's byte
+  // bound applies); only a burst this large within one tick is dropped.
+  const overflowMax = Math.max(queueMaxRows, 1_000);
+  const store = pickStore(opts);
+  const spool = createSpool({ dir: opts.spoolDir, maxPendingBytes: opts.maxSpoolPendingBytes });
+  const encode = createRecordEncoder(opts.dialect, createHeaderSanitizer(opts.redactHeaders ?? []));
+  const stats: DbWriterStats = { queued: 0, written: 0, spooled: 0, replayed: 0, dropped: 0, writeErrors: 0, lastError: null, dbUp: !opts.startDown };
+
+  let queue: RequestRecord[] = [];
+  let overflow: RequestRecord[] = [];
+  let oldestAt = 0;
+  let batchTimer: NodeJS.Timeout | null = null;
+  let flushSoon = false;
+  let flushing: Promise<void> | null = null;
+  let overflowing: Promise<void> | null = null;
+  let closing = false;
+  let closed: Promise<void> | null = null;
+  let accepting = true;
+  let dropping = false;
+  // Live batches, replay batches and probes take turns on the store.
+  const serial = createLane(opts.opTimeoutMs ?? 30_000);
+
+  const drop = (n: number, why: unknown): void => {
+    stats.dropped += n;
+    stats.lastError = message(why);
+    if (!dropping) log.error(`database log: ${n} record(s) lost, neither database nor spool could keep them: ${message(why)} (further losses are only counted, in stats.dropped)`);
+    dropping = true;
+  };
+
+  const markDown = (err: unknown): void => {
+    stats.writeErrors++;
+    stats.lastError = message(err);
+    if (stats.dbUp) log.warn(`database log: write failed, spooling to ${spool.dir} until it recovers: ${message(err)}`);
+    stats.dbUp = false;
+  };
+
+  const toSpool = async (records: readonly RequestRecord[]): Promise<void> => {
+    const lines = (await mapSliced(records, serialize)).filter((l): l is string => l !== null);
+    if (lines.length < records.length) drop(records.length - lines.length, 'record is not JSON-serialisable');
+    if (await spool.append(lines)) {
+      stats.spooled += lines.length;
+      dropping = false;
+      recovery.schedule();
+    } else drop(lines.length, spool.lastError);
+  };
+
+  const rejectLine = async (line: string | null, reason: unknown): Promise<void> => {
+    if (line === null) return drop(1, reason);
+    const kept = await spool.reject(line);
+    stats.dropped++;
+    log.error(`database log: a row the database refuses was moved to ${spool.dir}/rejected${kept ? '' : ' (failed, lost)'}: ${message(reason)}`);
+  };
+
+  /** Writes a batch, or spools it when the database is down or the write fails. */
+  const deliver = async (batch: readonly RequestRecord[], encoded: Awaited<ReturnType<typeof encode>> | null): Promise<void> => {
+    try {
+      if (!encoded || !stats.dbUp) return await toSpool(batch);
+      for (const bad of encoded.bad) await rejectLine(serialize(bad.record), bad.error);
+      if (encoded.good.length === 0) return;
+      try {
+        stats.written += await serial(() => store.write(encoded.rows));
+      } catch (err) {
+        markDown(err);
+        await toSpool(encoded.good);
+      }
+    } finally {
+      stats.queued -= batch.length;
+    }
+  };
+
+  const due = (): boolean => queue.length >= batchMaxRows || closing || performance.now() - oldestAt >= batchMaxMs;
+
+  const runFlush = async (): Promise<void> => {
+    let previous: Promise<void> | null = null;
+    while (queue.length > 0 && due()) {
+      const batch = queue.length <= batchMaxRows ? queue : queue.slice(0, batchMaxRows);
+      queue = queue.length <= batchMaxRows ? [] : queue.slice(batchMaxRows);
+      oldestAt = performance.now();
+      // Encoding runs while the previous batch commits: two cores, two stages.
+      const encoded = stats.dbUp ? await encode(batch) : null;
+      if (previous) await previous;
+      previous = deliver(batch, encoded);
+    }
+    if (previous) await previous;
+  };
+
+  const startFlush = (): void => {
+    if (batchTimer) clearTimeout(batchTimer);
+    batchTimer = null;
+    flushSoon = false;
+    if (flushing || queue.length === 0) return;
+    flushing = runFlush().finally(() => {
+      flushing = null;
+      if (queue.length > 0) schedule();
+    });
+  };
+
+  function schedule(): void {
+    if (flushing || flushSoon) return;
+    if (due()) {
+      // Deferred even when due: publish() must not encode, the request must not pay for it.
+      if (batchTimer) clearTimeout(batchTimer);
+      batchTimer = null;
+      flushSoon = true;
+      setImmediate(startFlush);
+    } else batchTimer ??= setTimeout(startFlush, Math.max(0, oldestAt + batchMaxMs - performance.now()));
+  }
+
+  const flushOverflow = (): void => {
+    if (overflowing || overflow.length === 0) return;
+    const batch = overflow;
+    overflow = [];
+    overflowing = toSpool(batch).finally(() => {
+      stats.queued -= batch.length;
+      overflowing = null;
+      flushOverflow();
+    });
+  };
+
+  const recovery = createRecovery({
+    spool,
+    log,
+    batchSize: batchMaxRows,
+    retry,
+    prepare: opts.prepare,
+    state: stats,
+    probe: () => serial(() => store.probe()),
+    insert: async (records) => {
+      const e = await encode(records);
+      if (e.bad.length) throw e.bad[0]!.error;
+      return serial(() => store.write(e.rows));
+    },
+    onRejected: rejectLine,
+    onFailure: markDown,
+    stopping: () => closing,
+  });
+
+  // Leftovers of an earlier run (and a pending `prepare`) are handled right away.
+  recovery.schedule(0);
+
+  return {
+    stats,
+    publish(record) {
+      if (!accepting) return drop(1, 'database writer is closed');
+      stats.queued++;
+      if (queue.length >= queueMaxRows) {
+        if (overflow.length >= overflowMax) {
+          stats.queued--;
+          return drop(1, 'queue and spool backlog full');
+        }
+        overflow.push(record);
+        if (overflow.length === 1) setImmediate(flushOverflow);
+        return;
+      }
+      if (queue.length === 0) oldestAt = performance.now();
+      queue.push(record);
+      schedule();
+    },
+    close() {
+      return (closed ??= (async () => {
+        closing = true;
+        await recovery.stop();
+        while (queue.length > 0 || flushing || overflow.length > 0 || overflowing) {
+          startFlush();
+          flushOverflow();
+          await Promise.all([flushing, overflowing]);
+        }
+        accepting = false;
+        await spool.close();
+        await store.close();
+      })());
+    },
+  };
+}
