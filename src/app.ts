@@ -47,8 +47,11 @@ export interface AppDeps {
   adminToken?: string | null;
   /** The file-backed config; without it the admin model/config API is not mounted. */
   store?: ConfigStore;
-  /** Where historical usage is read from; null when database logging is off. */
-  usage?: UsageSource | null;
+  /**
+   * Where historical usage and logs are read from, asked per request: null while database
+   * logging is off, or while an enabled database has not been reachable yet.
+   */
+  usage?: () => UsageSource | null;
   /** Prometheus registry behind /metrics; absent → /metrics is not served. */
   metrics?: Metrics;
 }

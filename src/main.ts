@@ -5,7 +5,10 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from './app.ts';
-import { defaultConfigPaths, loadConfig } from './config/load.ts';
+import { defaultConfigPaths } from './config/load.ts';
+import { ConfigStore } from './config/store.ts';
+import { fanOut } from './logging/fanout.ts';
+import { createMetrics } from './metrics.ts';
 import { startProxy } from './server.ts';
 import type { RealtimeCounters } from './logging/counters.ts';
 import { createSinks } from './logging/sinks.ts';
@@ -26,15 +29,27 @@ const log: Logger = {
 
 async function main(): Promise<void> {
   const paths = defaultConfigPaths(process.env, rootDir);
-  const loaded = loadConfig({ ...paths, env: process.env, rootDir });
+  const loaded = ConfigStore.open({ ...paths, env: process.env, rootDir });
   for (const w of loaded.warnings) log.warn(w);
   if (!loaded.ok) {
     log.error(`invalid configuration, not starting:\n  - ${loaded.errors.join('\n  - ')}`);
     process.exit(1);
   }
+  // Sinks, bind address and database are fixed at start-up; models, keys and limits reload.
   const config = loaded.config;
   const sinks = await createSinks({ config, rootDir, log });
-  const server = await startProxy({ config, sink: sinks.sink, log });
+  const metrics = createMetrics(() => ({ files: sinks.files, db: sinks.database }));
+  const server = await startProxy({
+    store: loaded.store,
+    sink: fanOut([sinks.sink, metrics.sink]),
+    log,
+    adminToken: process.env.YALLMP_ADMIN_TOKEN ?? null,
+    usage: () => {
+      const handle = sinks.db();
+      return handle ? { db: handle.db, dialect: handle.dialect } : null;
+    },
+    metrics,
+  });
   log.info(`listening on ${server.url} — ${config.backends.size} model(s): ${[...config.backends.keys()].join(', ') || '(none)'}`);
   log.info(`OpenAI base URL: ${server.url}/v1`);
 
@@ -49,6 +64,7 @@ async function main(): Promise<void> {
     await recordsPublished(server.counters, RECORD_WAIT_MS);
     log.info('draining request logs');
     await sinks.close();
+    metrics.stop();
     log.info('stopped');
     process.exit(0);
   };

@@ -33,8 +33,8 @@ export interface StartOptions {
   adminToken?: string | null;
   sink: RequestSink;
   log: Logger;
-  /** Historical usage and logs are read from here; null/absent when database logging is off. */
-  usage?: UsageSource | null;
+  /** Historical usage and logs are read from here (a getter when the database may appear later). */
+  usage?: UsageSource | (() => UsageSource | null) | null;
   /** Serves /metrics when given. */
   metrics?: Metrics;
   host?: string;
@@ -59,7 +59,7 @@ export async function startProxy(opts: StartOptions): Promise<ProxyServer> {
     ...(store ? { store } : {}),
     sink: opts.sink,
     detail: opts.sink !== nullSink,
-    usage: opts.usage ?? null,
+    usage: typeof opts.usage === 'function' ? opts.usage : () => (opts.usage as UsageSource | null | undefined) ?? null,
     ...(opts.metrics ? { metrics: opts.metrics } : {}),
     counters,
     pools,

@@ -29,6 +29,9 @@ export interface DatabaseLoggingOptions {
   readonly writer?: Pick<DbWriterOptions, 'retry' | 'sqliteBusyTimeoutMs' | 'afterInsertModule'>;
 }
 
+/** Resolved from this file, so it works under tsx, vitest and the worker thread alike. */
+export const ROLLUP_HOOK = new URL('./rollup-hook.ts', import.meta.url).href;
+
 const describe = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export async function startDatabaseLogging(opts: DatabaseLoggingOptions): Promise<DatabaseLogging> {
@@ -58,6 +61,8 @@ export async function startDatabaseLogging(opts: DatabaseLoggingOptions): Promis
   const inProcess = sqliteFile === null || sqliteFile === ':memory:';
   if (inProcess && !handle) handle = createDatabase(cfg, { rootDir });
   const writer = createDbWriter({
+    // Usage rollups commit with the rows unless a caller (a test) names another hook.
+    afterInsertModule: ROLLUP_HOOK,
     ...opts.writer,
     dialect: cfg.backend,
     ...(inProcess ? { db: handle!.db } : { sqliteFile: sqliteFile! }),

@@ -15,7 +15,7 @@ export function logsRoutes(deps: AppDeps): Hono {
   const app = new Hono();
   const unavailable = () =>
     errorResponse(
-      new ProxyError('Database logging is disabled; there are no logs to query', {
+      new ProxyError('Database logging is disabled or the database is not reachable; there are no logs to query', {
         status: 404,
         type: 'invalid_request_error',
         code: 'logs_unavailable',
@@ -24,22 +24,24 @@ export function logsRoutes(deps: AppDeps): Hono {
     );
 
   app.get('/api/logs', async (c) => {
-    if (!deps.usage) return unavailable();
+    const source = deps.usage?.();
+    if (!source) return unavailable();
     const parsed = parseLogsQuery(new URL(c.req.url).searchParams);
     if (parsed instanceof ProxyError) return errorResponse(parsed);
-    const { rows, next, total } = await listLogs(deps.usage.db, deps.usage.dialect, parsed);
+    const { rows, next, total } = await listLogs(source.db, source.dialect, parsed);
     const cursor = next ? Buffer.from(JSON.stringify([next.time, next.id])).toString('base64url') : null;
     return c.json({ object: 'list', data: rows, next_cursor: cursor, has_more: cursor !== null, total });
   });
 
   app.get('/api/logs/:id', async (c) => {
-    if (!deps.usage) return unavailable();
+    const source = deps.usage?.();
+    if (!source) return unavailable();
     const maxRaw = c.req.query('max_chars');
     const max = maxRaw === undefined ? DEFAULT_MAX_CHARS : Number(maxRaw);
     if (!Number.isInteger(max) || max < 1 || max > 1_048_576) {
       return errorResponse(errors.invalidParameter('max_chars', "'max_chars' must be an integer between 1 and 1048576"));
     }
-    const found = await getLog(deps.usage.db, deps.usage.dialect, c.req.param('id'));
+    const found = await getLog(source.db, source.dialect, c.req.param('id'));
     if (!found) {
       return errorResponse(
         new ProxyError(`No request log with id '${c.req.param('id')}'`, {

@@ -38,11 +38,14 @@ export function usageRoutes(deps: AppDeps): Hono {
       model: q.model ?? null,
     };
     let historical: Record<string, unknown>;
-    if (!deps.usage) {
+    const source = deps.usage?.() ?? null;
+    if (!deps.getConfig().database.enabled) {
       historical = { enabled: false, status: 'unavailable', provider: 'database', window };
+    } else if (!source) {
+      historical = { enabled: true, status: 'error', provider: 'database', window, message: 'the database has not been reachable since start-up' };
     } else {
       try {
-        historical = { enabled: true, status: 'available', provider: 'database', window, ...(await historicalUsage(deps.usage, q)) };
+        historical = { enabled: true, status: 'available', provider: 'database', window, ...(await historicalUsage(source, q)) };
       } catch (err) {
         deps.log.warn(`/api/usage: database query failed: ${(err as Error)?.message ?? String(err)}`);
         historical = { enabled: true, status: 'error', provider: 'database', window, message: (err as Error)?.message ?? String(err) };
