@@ -461,7 +461,7 @@ describe.each(['postgres', 'sqlite'] as const)('%s: pages against a proxy that s
 
 describe('pages without database logging', () => {
   it('/usage says history is unavailable; /logs says there are no logs', async () => {
-    const config = configFrom({ model_list: [model('alpha', up.base('alpha'))] });
+    const config = configFrom({ model_list: [model('alpha', up.base('alpha'))], database: { enabled: false } });
     const proxy = await startProxy({ config, sink: nullSink, log: testLogger(), host: '127.0.0.1', port: 0 });
     cleanups.push(() => proxy.close(500));
     const { page, problems } = await open();

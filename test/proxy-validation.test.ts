@@ -129,3 +129,28 @@ describe('request body limit without content-length', () => {
     expect(up.requests.at(-1)!.rawBody.equals(Buffer.from(small))).toBe(true);
   });
 });
+
+describe('/api/usage without a reachable database', () => {
+  it('answers 200 with realtime counters and historical status error (enabled) or unavailable (disabled)', async () => {
+    const res = await fetch(`${t.proxy.url}/api/usage?hours=2`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { realtime: { received: number }; historical: Record<string, unknown> };
+    expect(body.realtime.received).toBeGreaterThan(0);
+    expect(body.historical).toMatchObject({ enabled: true, status: 'error', provider: 'database', message: 'the database has not been reachable since start-up' });
+    const off = await startTestProxy({ model_list: [model('m', up.base('m'))], database: { enabled: false } });
+    try {
+      const u = (await (await fetch(`${off.proxy.url}/api/usage`)).json()) as { historical: Record<string, unknown> };
+      expect(u.historical).toMatchObject({ enabled: false, status: 'unavailable', window: { bucket: 'hour', hours: 25 } });
+    } finally {
+      await off.close();
+    }
+  });
+
+  it('rejects bad parameters with an OpenAI-shaped 400', async () => {
+    const res = await fetch(`${t.proxy.url}/api/usage?bucket=week`);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error: { message: "'bucket' must be one of minute, hour, day", type: 'invalid_request_error', param: 'bucket', code: 'invalid_parameter' },
+    });
+  });
+});
