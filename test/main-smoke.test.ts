@@ -3,7 +3,7 @@
  * files + SQLite logging with rollups, /api/usage, /api/logs and /metrics all wired together.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,7 +57,7 @@ describe('src/main.ts', () => {
     const chat = (model: string) =>
       fetch(`${url}/v1/chat/completions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: 'Bearer client-secret-token-123', cookie: 'session=cookie-secret-456' },
         body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
       });
     const first = await chat('m1');
@@ -107,6 +107,14 @@ describe('src/main.ts', () => {
 
     child.kill('SIGTERM');
     expect(await exited, output).toBe(0);
-    expect(output).not.toContain('sk-upstream-secret');
+    // Secrets reach no console line, file or database page (read as raw bytes, WAL included).
+    const stored = [output, ...readdirSync(dir, { recursive: true, withFileTypes: true })
+      // The config files hold the upstream keys by design; everything the proxy wrote must not.
+      .filter((e) => e.isFile() && !e.name.endsWith('.yaml'))
+      .map((e) => readFileSync(join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)).toString('latin1'))];
+    for (const secret of ['sk-upstream-secret', 'client-secret-token-123', 'cookie-secret-456']) {
+      for (const text of stored) expect(text.includes(secret), secret).toBe(false);
+    }
+    expect(stored.some((t) => t.includes('Bearer cli****'))).toBe(true);
   });
 });
