@@ -7,7 +7,7 @@ import { asBodyInit, chunkSource, concat, decodeCapped, readCapped, readErrorBod
 import { BODY_DEADLINE_CODE, classifyNetworkError, parseRetryAfter, RETRYABLE_STATUSES } from './classify.ts';
 import { inboundHeaders } from './headers.ts';
 import type { UpstreamPools } from './pools.ts';
-import { relayStream } from './relay.ts';
+import { relayStream, type RelayEnd } from './relay.ts';
 import { extractJsonUsage, relaySse } from './sse-relay.ts';
 
 export interface AttemptFailure {
@@ -64,6 +64,34 @@ export class AttemptRun {
       responseHeaders: extra.headers && a.detail ? a.sanitize(extra.headers) : null,
       responseBody: a.detail ? (extra.body ?? null) : null,
     });
+  }
+
+  /**
+   * The end of a relayed response (after its first byte): records the attempt, any in-band SSE
+   * errors, and the failure or disconnect that ended it, then finalizes the request.
+   */
+  finishRelay(
+    ctx: { status: number; ttfbMs: number; headers: Record<string, string> },
+    end: RelayEnd,
+    what: 'body' | 'stream',
+    streamErrors: readonly { message: string }[] = [],
+  ): void {
+    const { recorder, backend } = this.a;
+    const at = { backend: backend.name, httpStatus: ctx.status };
+    for (const e of streamErrors) recorder.addError('sse_stream_error', e.message, at);
+    if (end.kind === 'failed') {
+      recorder.addError(end.type, `${what === 'stream' ? 'stream interrupted after first byte' : 'body interrupted'}: ${end.message}`, at);
+    } else if (end.kind === 'cancelled') {
+      recorder.addError('client_disconnect', what === 'stream' ? 'client disconnected during stream' : 'client disconnected', { backend: backend.name });
+    }
+    const inBand = streamErrors[0];
+    this.note(ctx.status, {
+      ttfbMs: ctx.ttfbMs,
+      headers: ctx.headers,
+      error: end.kind === 'failed' ? end.message : end.kind === 'cancelled' ? 'client disconnected' : (inBand?.message ?? null),
+      errorType: end.kind === 'failed' ? end.type : end.kind === 'cancelled' ? 'client_disconnect' : inBand ? 'sse_stream_error' : null,
+    });
+    recorder.finalize(end.kind === 'cancelled' ? 'cancelled' : end.kind === 'failed' || inBand ? 'error' : 'success');
   }
 
   networkFailure(err: unknown, ttfbMs: number | null, status: number | null): AttemptOutcome {
@@ -195,17 +223,7 @@ async function relayBody(a: AttemptInput, ctx: BodyContext): Promise<AttemptOutc
     source: ctx.source,
     clientSignal: a.clientSignal,
     onFirstChunk: () => recorder.markFirstByte(),
-    onEnd: (end) => {
-      ctx.run.note(ctx.status, {
-        ttfbMs: ctx.ttfbMs,
-        headers: ctx.headers,
-        error: end.kind === 'failed' ? end.message : end.kind === 'cancelled' ? 'client disconnected' : null,
-        errorType: end.kind === 'failed' ? end.type : end.kind === 'cancelled' ? 'client_disconnect' : null,
-      });
-      if (end.kind === 'failed') recorder.addError(end.type, `body interrupted: ${end.message}`, { backend: backend.name });
-      if (end.kind === 'cancelled') recorder.addError('client_disconnect', 'client disconnected', { backend: backend.name });
-      recorder.finalize(end.kind === 'complete' ? 'success' : end.kind === 'cancelled' ? 'cancelled' : 'error');
-    },
+    onEnd: (end) => ctx.run.finishRelay(ctx, end, 'body'),
   });
   return { kind: 'response', response: new Response(stream, { status: ctx.status, headers: ctx.headers }) };
 }

@@ -85,23 +85,7 @@ export async function relaySse(ctx: SseContext): Promise<AttemptOutcome> {
         `data: ${JSON.stringify({ error: { message: `upstream stream interrupted: ${message}`, type: 'upstream_error', param: null, code: type } })}\n\n`,
       ),
     onFirstChunk: () => recorder.markFirstByte(),
-    onEnd: (end) => {
-      const streamErrors = tap?.state.errors ?? [];
-      for (const e of streamErrors) recorder.addError('sse_stream_error', e.message, { backend: backend.name, httpStatus: ctx.status });
-      if (end.kind === 'failed') {
-        recorder.addError(end.type, `stream interrupted after first byte: ${end.message}`, { backend: backend.name, httpStatus: ctx.status });
-      } else if (end.kind === 'cancelled') {
-        recorder.addError('client_disconnect', 'client disconnected during stream', { backend: backend.name });
-      }
-      ctx.run.note(ctx.status, {
-        ttfbMs: ctx.ttfbMs,
-        headers: ctx.headers,
-        error: end.kind === 'failed' ? end.message : end.kind === 'cancelled' ? 'client disconnected' : (streamErrors[0]?.message ?? null),
-        errorType: end.kind === 'failed' ? end.type : end.kind === 'cancelled' ? 'client_disconnect' : streamErrors.length ? 'sse_stream_error' : null,
-      });
-      const outcome = end.kind === 'cancelled' ? 'cancelled' : end.kind === 'failed' || streamErrors.length ? 'error' : 'success';
-      recorder.finalize(outcome);
-    },
+    onEnd: (end) => ctx.run.finishRelay(ctx, end, 'stream', tap?.state.errors ?? []),
   });
   return { kind: 'response', response: new Response(stream, { status: ctx.status, headers: ctx.headers }) };
 }
