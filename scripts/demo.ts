@@ -13,18 +13,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import type { Logger } from '../src/app.ts';
+import { consoleLogger, type Logger } from '../src/app.ts';
 import { loadConfig } from '../src/config/load.ts';
 import { createSinks } from '../src/logging/sinks.ts';
 import { startProxy } from '../src/server.ts';
 import { startFakeUpstream } from '../test/helpers/fake-upstream.ts';
 
 const rootDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const log: Logger = {
-  info: (m) => console.log(`[yallmp] ${m}`),
-  warn: (m) => console.warn(`[yallmp] WARN ${m}`),
-  error: (m) => console.error(`[yallmp] ERROR ${m}`),
-};
+const log: Logger = consoleLogger;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

@@ -26,6 +26,13 @@ export interface Logger {
   error(msg: string): void;
 }
 
+/** The console logger the entry points (main, demo) use. */
+export const consoleLogger: Logger = {
+  info: (m) => console.log(`[yallmp] ${m}`),
+  warn: (m) => console.warn(`[yallmp] WARN ${m}`),
+  error: (m) => console.error(`[yallmp] ERROR ${m}`),
+};
+
 export interface AppDeps {
   /** Read per request, so a reload swaps the config without touching in-flight requests. */
   getConfig: () => ProxyConfig;

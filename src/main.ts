@@ -4,7 +4,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Logger } from './app.ts';
+import { consoleLogger, type Logger } from './app.ts';
 import { defaultConfigPaths } from './config/load.ts';
 import { ConfigStore } from './config/store.ts';
 import { fanOut } from './logging/fanout.ts';
@@ -21,11 +21,7 @@ const RECORD_WAIT_MS = 2_000;
 
 const rootDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-const log: Logger = {
-  info: (m) => console.log(`[yallmp] ${m}`),
-  warn: (m) => console.warn(`[yallmp] WARN ${m}`),
-  error: (m) => console.error(`[yallmp] ERROR ${m}`),
-};
+const log: Logger = consoleLogger;
 
 async function main(): Promise<void> {
   const paths = defaultConfigPaths(process.env, rootDir);

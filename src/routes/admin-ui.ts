@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
+import { serveStatic } from './static.ts';
 
 const ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
   '/admin/': { file: 'index.html', type: 'text/html; charset=utf-8' },
@@ -11,19 +12,10 @@ const ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
   '/admin/admin.css': { file: 'admin.css', type: 'text/css; charset=utf-8' },
 };
 
-const SECURITY_HEADERS = {
-  'content-security-policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'cache-control': 'no-cache',
-};
-
 export function adminUiRoutes(): Hono {
   const app = new Hono();
   for (const [path, { file, type }] of Object.entries(ASSETS)) {
-    const body = readFileSync(new URL(`../ui/admin/${file}`, import.meta.url));
-    app.get(path, () => new Response(body, { headers: { 'content-type': type, ...SECURITY_HEADERS } }));
+    serveStatic(app, path, readFileSync(new URL(`../ui/admin/${file}`, import.meta.url)), type);
   }
   // The original answered /admin with a redirect to /admin/ (FastAPI's redirect_slashes).
   app.get('/admin', (c) => c.redirect('/admin/', 307));

@@ -4,10 +4,10 @@
  * no data; the page's calls to `/api/logs*` go through it), under a CSP that allows only this
  * origin's scripts, styles and fetches — no inline script, no CDN, so the pages work offline.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Hono } from 'hono';
+import { serveStatic } from './static.ts';
 
 const HTML = 'text/html; charset=utf-8';
 const JS = 'text/javascript; charset=utf-8';
@@ -32,15 +32,6 @@ const VENDOR_ASSETS: Readonly<Record<string, { file: string; type: string }>> = 
   '/ui/vendor/uplot.css': { file: 'uplot/dist/uPlot.min.css', type: CSS },
 };
 
-const SECURITY_HEADERS = {
-  'content-security-policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  // Revalidated on every load (the files change with a deploy), answered with 304 via the ETag.
-  'cache-control': 'no-cache',
-};
-
 export function pagesRoutes(): Hono {
   const app = new Hono();
   const require = createRequire(import.meta.url);
@@ -52,14 +43,7 @@ export function pagesRoutes(): Hono {
     ]),
     ...Object.entries(VENDOR_ASSETS).map(([path, a]): [string, Buffer<ArrayBuffer>, string] => [path, readFileSync(require.resolve(a.file)), a.type]),
   ];
-  for (const [path, body, type] of files) {
-    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
-    const headers = { 'content-type': type, etag, ...SECURITY_HEADERS };
-    app.get(path, (c) => {
-      if (c.req.header('if-none-match') === etag) return new Response(null, { status: 304, headers });
-      return new Response(body, { headers });
-    });
-  }
+  for (const [path, body, type] of files) serveStatic(app, path, body, type);
   // Links and bookmarks with a trailing slash land on the page (query string kept; the hash never
   // reaches the server and the browser keeps it across the redirect).
   for (const page of ['/usage', '/logs']) {

@@ -1,18 +1,23 @@
 import type { IncomingHttpHeaders } from 'undici/types/header.js';
 import { forEachHeader, type HeaderSource } from '../logging/sanitize.ts';
 
-/** RFC 9110 §7.6.1 connection-specific headers, plus ones the proxy recomputes itself. */
-const DROP_OUTBOUND = new Set([
+/** RFC 9110 §7.6.1 connection-specific headers: they describe one hop, never the next. */
+const HOP_BY_HOP = [
   'connection',
   'keep-alive',
   'proxy-authenticate',
-  'proxy-authorization',
   'proxy-connection',
   'te',
   'trailer',
   'trailers',
   'transfer-encoding',
   'upgrade',
+];
+
+/** Plus what the proxy recomputes itself and the client's own credentials (never forwarded). */
+const DROP_OUTBOUND = new Set([
+  ...HOP_BY_HOP,
+  'proxy-authorization',
   'host',
   'content-length',
   'authorization',
@@ -23,20 +28,8 @@ const DROP_OUTBOUND = new Set([
   'accept-encoding',
 ]);
 
-const DROP_INBOUND = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'trailers',
-  'transfer-encoding',
-  'upgrade',
-  'content-length',
-  'content-encoding',
-  'set-cookie',
-]);
+/** Plus lengths/encodings the proxy's own server sets, and upstream cookies (not the client's business). */
+const DROP_INBOUND = new Set([...HOP_BY_HOP, 'content-length', 'content-encoding', 'set-cookie']);
 
 export function outboundHeaders(
   incoming: HeaderSource,
