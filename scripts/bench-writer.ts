@@ -106,6 +106,7 @@ interface Target {
 
 const BASE: Omit<DatabaseConfig, 'backend' | 'sqlite' | 'postgres'> = {
   enabled: true, autoMigrate: true, poolSize: 5, maxOverflow: 10, batchMaxRows: 500, batchMaxMs: 50, queueMaxRows: 50_000, spoolDir: '',
+  retention: { rawDays: 0, minuteRollupDays: 0, hourRollupDays: 0, intervalMs: 600_000 },
 };
 
 async function openTarget(dialect: Dialect, dir: string): Promise<Target> {

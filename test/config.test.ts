@@ -554,6 +554,7 @@ describe('loadConfig: settings', () => {
         batchMaxMs: 50,
         queueMaxRows: 50_000,
         spoolDir: join(rootDir, 'logs/spool'),
+        retention: { rawDays: 30, minuteRollupDays: 7, hourRollupDays: 0, intervalMs: 600_000 },
       },
     });
   });

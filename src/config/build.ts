@@ -107,6 +107,12 @@ export function toProxyConfig(input: {
       batchMaxMs: db.batch.max_ms,
       queueMaxRows: db.queue_max_rows,
       spoolDir: fromRoot(input.rootDir, db.spool_dir),
+      retention: {
+        rawDays: db.retention.raw_days,
+        minuteRollupDays: db.retention.minute_rollup_days,
+        hourRollupDays: db.retention.hour_rollup_days,
+        intervalMs: db.retention.interval_minutes * 60_000,
+      },
     },
   });
 }

@@ -186,6 +186,13 @@ const database = section({
   }),
   queue_max_rows: v.nullish(positiveInt, 50_000),
   spool_dir: v.nullish(nonEmptyString, 'logs/spool'),
+  // Raw rows are kept a finite time by default (payloads grow fast); hour rollups for ever (0).
+  retention: section({
+    raw_days: v.nullish(nonNegativeInt, 30),
+    minute_rollup_days: v.nullish(nonNegativeInt, 7),
+    hour_rollup_days: v.nullish(nonNegativeInt, 0),
+    interval_minutes: v.nullish(positiveInt, 10),
+  }),
 });
 
 /**

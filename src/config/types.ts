@@ -49,6 +49,13 @@ export interface DatabaseConfig {
   /** Rows held in memory before new ones go to the spool file. */
   readonly queueMaxRows: number;
   readonly spoolDir: string;
+  /** Days to keep each kind of data; 0 keeps it for ever. Applied by a periodic job in small batches. */
+  readonly retention: {
+    readonly rawDays: number;
+    readonly minuteRollupDays: number;
+    readonly hourRollupDays: number;
+    readonly intervalMs: number;
+  };
 }
 
 export interface LoggingConfig {

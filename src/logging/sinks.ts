@@ -2,6 +2,7 @@ import type { Logger } from '../app.ts';
 import type { ProxyConfig } from '../config/types.ts';
 import type { DatabaseHandle } from '../db/factory.ts';
 import { startDatabaseLogging } from '../db/logging.ts';
+import { applyRetention } from '../db/retention.ts';
 import type { DatabaseLoggingOptions } from '../db/logging.ts';
 import type { DbWriterStats } from '../db/writer.ts';
 import { fanOut, nullSink } from './fanout.ts';
@@ -52,6 +53,8 @@ export async function createSinks(opts: CreateSinksOptions): Promise<Sinks> {
     : null;
   if (database) sinks.push(database.writer);
 
+  const retention = database ? scheduleRetention(config.database, () => database.handle(), log) : null;
+
   const sink = sinks.length ? fanOut(sinks) : nullSink;
   return {
     sink,
@@ -59,8 +62,43 @@ export async function createSinks(opts: CreateSinksOptions): Promise<Sinks> {
     database: database?.writer.stats ?? null,
     db: () => database?.handle() ?? null,
     async close() {
+      retention?.stop();
       // The writer drains before the handle closes; database.close() does both in that order.
       await Promise.allSettled([...sinks.filter((s) => s !== database?.writer).map((s) => s.close?.()), database?.close()]);
+    },
+  };
+}
+
+/**
+ * Runs retention every `intervalMs` (first pass a minute after start-up), never two at once, on
+ * a timer that does not keep the process alive.
+ */
+function scheduleRetention(cfg: ProxyConfig['database'], handle: () => DatabaseHandle | null, log: Logger): { stop(): void } | null {
+  const r = cfg.retention;
+  if (r.rawDays === 0 && r.minuteRollupDays === 0 && r.hourRollupDays === 0) return null;
+  let running = false;
+  const pass = async (): Promise<void> => {
+    const h = handle();
+    if (running || !h) return;
+    running = true;
+    try {
+      const done = await applyRetention(h.db, h.dialect, r);
+      const total = done.requestLogs + done.errorLogs + done.minuteRollups + done.hourRollups;
+      if (total > 0) log.info(`retention: deleted ${JSON.stringify(done)}`);
+    } catch (err) {
+      log.warn(`retention: ${(err as Error)?.message ?? String(err)}`);
+    } finally {
+      running = false;
+    }
+  };
+  const first = setTimeout(() => void pass(), Math.min(60_000, r.intervalMs));
+  const every = setInterval(() => void pass(), r.intervalMs);
+  first.unref();
+  every.unref();
+  return {
+    stop() {
+      clearTimeout(first);
+      clearInterval(every);
     },
   };
 }

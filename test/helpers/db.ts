@@ -34,6 +34,7 @@ const BASE: DatabaseConfig = {
   batchMaxMs: 50,
   queueMaxRows: 50_000,
   spoolDir: path.join(os.tmpdir(), 'yallmp-spool-unused'),
+  retention: { rawDays: 30, minuteRollupDays: 7, hourRollupDays: 0, intervalMs: 600_000 },
 };
 
 export function sqliteTestConfig(file: string): DatabaseConfig {
