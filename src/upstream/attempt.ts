@@ -3,12 +3,12 @@ import type { BackendConfig, ProxyConfig } from '../config/types.ts';
 import type { RequestRecorder } from '../logging/record.ts';
 import type { HeaderSanitizer } from '../logging/sanitize.ts';
 import type { ErrorType } from '../logging/types.ts';
-import { asBodyInit, chunkSource, concat, decodeCapped, readCapped, readErrorBody, type ChunkSource } from './body.ts';
+import { asBodyInit, chunkSource, concat, extractJsonUsage, decodeCapped, readCapped, readErrorBody, type ChunkSource } from './body.ts';
 import { BODY_DEADLINE_CODE, classifyNetworkError, parseRetryAfter, RETRYABLE_STATUSES } from './classify.ts';
 import { inboundHeaders } from './headers.ts';
 import type { UpstreamPools } from './pools.ts';
 import { relayStream, type RelayEnd } from './relay.ts';
-import { extractJsonUsage, relaySse } from './sse-relay.ts';
+import { relaySse } from './sse-relay.ts';
 
 export interface AttemptFailure {
   backend: string;

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Usage } from '../logging/types.ts';
 
 export interface ChunkSource {
   next(): Promise<IteratorResult<Uint8Array>>;
@@ -67,4 +68,16 @@ export async function readErrorBody(source: ChunkSource, maxBytes: number): Prom
 /** TypeScript's DOM lib only accepts ArrayBuffer-backed views; node Buffers are, at runtime. */
 export function asBodyInit(bytes: Uint8Array): BodyInit {
   return bytes as Uint8Array<ArrayBuffer>;
+}
+
+/** usage + finish_reason of a non-stream JSON body; parsing trouble is never an error here. */
+export function extractJsonUsage(body: Uint8Array): { usage: Usage | null; finishReason: string | null } {
+  try {
+    const json = JSON.parse(decoder.decode(body)) as { usage?: unknown; choices?: Array<{ finish_reason?: unknown }> };
+    const usage = json.usage && typeof json.usage === 'object' ? (json.usage as Usage) : null;
+    const fr = Array.isArray(json.choices) ? json.choices.find((c) => typeof c?.finish_reason === 'string')?.finish_reason : null;
+    return { usage, finishReason: typeof fr === 'string' ? fr : null };
+  } catch {
+    return { usage: null, finishReason: null };
+  }
 }

@@ -9,7 +9,7 @@ import { backoffDelay } from './classify.ts';
 import { outboundHeaders } from './headers.ts';
 import type { UpstreamPools } from './pools.ts';
 import { upstreamTarget } from './url.ts';
-import { asBodyInit } from './body.ts';
+import { asBodyInit, decodeCapped } from './body.ts';
 
 export interface ForwardDeps {
   pools: UpstreamPools;
@@ -93,7 +93,7 @@ export async function forward(deps: ForwardDeps, req: ForwardRequest): Promise<R
   if (lastFailure?.response) {
     const { status, headers, body } = lastFailure.response;
     recorder.setResponse(status, lastFailure.backend);
-    recorder.setResponseBody(new TextDecoder().decode(body.subarray(0, config.logging.maxBodyBytes)));
+    recorder.setResponseBody(decodeCapped([body], config.logging.maxBodyBytes));
     recorder.finalize('error');
     return new Response(asBodyInit(body), { status, headers: { ...headers, 'x-request-id': recorder.id } });
   }

@@ -1,8 +1,7 @@
-import type { Usage } from '../logging/types.ts';
 import { readUntilFirstEvent } from '../sse/first-event.ts';
 import { createSseTap } from '../sse/tap.ts';
 import type { AttemptInput, AttemptOutcome, AttemptRun } from './attempt.ts';
-import type { ChunkSource } from './body.ts';
+import { decodeCapped, type ChunkSource } from './body.ts';
 import { relayStream } from './relay.ts';
 
 /** Bytes held back at most while waiting for the first SSE event (then we stop waiting). */
@@ -36,7 +35,7 @@ export async function relaySse(ctx: SseContext): Promise<AttemptOutcome> {
   if (first.first === 'error' && first.error) {
     ctx.source.destroy();
     const message = first.error.message;
-    const rawText = new TextDecoder().decode(Buffer.concat(first.chunks));
+    const rawText = decodeCapped(first.chunks, config.logging.maxBodyBytes);
     ctx.run.note(ctx.status, { ttfbMs: ctx.ttfbMs, error: message, errorType: 'sse_stream_error', headers: ctx.headers, body: rawText });
     recorder.addError('sse_stream_error', message, {
       backend: backend.name,
@@ -92,18 +91,4 @@ export async function relaySse(ctx: SseContext): Promise<AttemptOutcome> {
 
 function readerOf(source: ChunkSource): ReadableStreamDefaultReader<Uint8Array> {
   return { read: () => source.next() } as unknown as ReadableStreamDefaultReader<Uint8Array>;
-}
-
-const decoder = new TextDecoder();
-
-/** usage + finish_reason of a non-stream JSON body; parsing trouble is never an error here. */
-export function extractJsonUsage(body: Uint8Array): { usage: Usage | null; finishReason: string | null } {
-  try {
-    const json = JSON.parse(decoder.decode(body)) as { usage?: unknown; choices?: Array<{ finish_reason?: unknown }> };
-    const usage = json.usage && typeof json.usage === 'object' ? (json.usage as Usage) : null;
-    const fr = Array.isArray(json.choices) ? json.choices.find((c) => typeof c?.finish_reason === 'string')?.finish_reason : null;
-    return { usage, finishReason: typeof fr === 'string' ? fr : null };
-  } catch {
-    return { usage: null, finishReason: null };
-  }
 }
