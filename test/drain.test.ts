@@ -4,19 +4,17 @@
  * The process must stop accepting, finish what it accepted, drain the writers and exit 0, and the
  * database must then hold exactly one row per request that got a response.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { createDatabase } from '../src/db/factory.ts';
 import { sqliteTestConfig } from './helpers/db.ts';
 import { startFakeUpstream } from './helpers/fake-upstream.ts';
+import { startMain } from './helpers/main-process.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
@@ -77,26 +75,9 @@ describe('shutdown', () => {
     );
     writeFileSync(join(dir, 'config_added.yaml'), stringify({ model_list: [] }));
 
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, YALLMP_CONFIG_DEFAULT: join(dir, 'config_default.yaml'), YALLMP_CONFIG_ADDED: join(dir, 'config_added.yaml') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const main = await startMain(dir);
+    const { child, url, exited } = main;
     cleanups.push(() => child.exitCode === null && child.kill('SIGKILL'));
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`proxy did not start:\n${output}`)), 20_000);
-      child.stdout.on('data', () => {
-        const m = /listening on (http:\/\/\S+)/.exec(output);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!);
-        }
-      });
-    });
 
     // Load: a request every 10 ms, alternating slow streams and slow JSON, for 700 ms. SIGTERM goes
     // out once the upstream has 10 of them in flight; the load goes on against a closing server.
@@ -115,8 +96,8 @@ describe('shutdown', () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     const settled = await Promise.all(outcomes);
-    expect(await exited, output).toBe(0);
-    expect(output).toContain('stopped');
+    expect(await exited, main.output()).toBe(0);
+    expect(main.output()).toContain('stopped');
     expect(inFlightAtSignal).not.toBeNull();
 
     const replies = settled.filter((r): r is Reply => !(r instanceof Error));

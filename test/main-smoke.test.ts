@@ -2,16 +2,14 @@
  * The real composition root (`src/main.ts`) in a child process: the config store (admin API),
  * files + SQLite logging with rollups, /api/usage, /api/logs and /metrics all wired together.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startFakeUpstream } from './helpers/fake-upstream.ts';
+import { startMain } from './helpers/main-process.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
@@ -42,17 +40,9 @@ describe('src/main.ts', () => {
       }),
     );
     writeFileSync(join(dir, 'config_added.yaml'), stringify({ model_list: [], router_settings: { fallbacks: [] } }));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, YALLMP_CONFIG_DEFAULT: join(dir, 'config_default.yaml'), YALLMP_CONFIG_ADDED: join(dir, 'config_added.yaml') },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const main = await startMain(dir);
+    const { child, url, exited } = main;
     cleanups.push(() => child.exitCode === null && child.kill('SIGKILL'));
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const url = await until(async () => /listening on (http:\/\/\S+)/.exec(output)?.[1] ?? null, 20_000);
 
     const chat = (model: string) =>
       fetch(`${url}/v1/chat/completions`, {
@@ -106,7 +96,8 @@ describe('src/main.ts', () => {
     for (const f of files) expect(f).not.toContain('secret');
 
     child.kill('SIGTERM');
-    expect(await exited, output).toBe(0);
+    expect(await exited, main.output()).toBe(0);
+    const output = main.output();
     // Secrets reach no console line, file or database page (read as raw bytes, WAL included).
     const stored = [output, ...readdirSync(dir, { recursive: true, withFileTypes: true })
       // The config files hold the upstream keys by design; everything the proxy wrote must not.
