@@ -61,6 +61,8 @@ export interface AppDeps {
   usage?: () => UsageSource | null;
   /** Prometheus registry behind /metrics; absent → /metrics is not served. */
   metrics?: Metrics;
+  /** The clock `/api/usage` reads ("now" for `hours=`, `generated_at`); tests pin it. Default: the system clock. */
+  now?: () => Date;
 }
 
 export function createApp(deps: AppDeps): Hono {

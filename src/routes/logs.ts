@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import type { AppDeps } from '../app.ts';
 import { getLog, listLogs, type LogsQuery } from '../db/logs-repo.ts';
 import { errorResponse, errors, ProxyError } from '../openai/errors.ts';
+import { parseInstant } from './usage.ts';
 
 const MAX_LIMIT = 200;
 /** Each large field of a detail answer is cut to this many characters (`?max_chars=` overrides, up to 1 MiB). */
@@ -55,7 +56,7 @@ export function logsRoutes(deps: AppDeps): Hono {
     const truncated: string[] = [];
     const request = { ...found.request } as Record<string, unknown>;
     for (const field of ['body', 'stream_chunks', 'backend_attempts', 'errors', 'headers']) {
-      const text = JSON.stringify(request[field] ?? null);
+      const text = canonicalJson(request[field] ?? null);
       if (text.length > max) {
         request[field] = { _truncated: true, _original_chars: text.length, _preview: text.slice(0, max) };
         truncated.push(field);
@@ -64,6 +65,20 @@ export function logsRoutes(deps: AppDeps): Hono {
     return c.json({ ...request, error_logs: found.errors, truncated_fields: truncated });
   });
   return app;
+}
+
+/**
+ * JSON text with object keys sorted, for the truncation preview: PostgreSQL's jsonb
+ * hands objects back with its own key order (shorter keys first) and SQLite with the original
+ * one, and a preview must not depend on which database stored the row.
+ */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    const sorted: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
+    return sorted;
+  });
 }
 
 export function parseLogsQuery(params: URLSearchParams): LogsQuery | ProxyError {
@@ -91,8 +106,8 @@ export function parseLogsQuery(params: URLSearchParams): LogsQuery | ProxyError 
   for (const key of ['start', 'end'] as const) {
     const raw = params.get(key);
     if (!raw) continue;
-    const d = new Date(raw);
-    if (Number.isNaN(d.getTime())) return errors.invalidParameter(key, `'${key}' must be an ISO-8601 timestamp`);
+    const d = parseInstant(raw);
+    if (d === null) return errors.invalidParameter(key, `'${key}' must be an ISO-8601 timestamp`);
     q[key] = d;
   }
   const search = params.get('search') ?? params.get('q');

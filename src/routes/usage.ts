@@ -27,7 +27,8 @@ const MAX_BUCKETS = 2000;
 export function usageRoutes(deps: AppDeps): Hono {
   const app = new Hono();
   app.get('/api/usage', async (c) => {
-    const parsed = parseUsageQuery(new URL(c.req.url).searchParams, new Date());
+    const now = deps.now?.() ?? new Date();
+    const parsed = parseUsageQuery(new URL(c.req.url).searchParams, now);
     if ('error' in parsed) return errorResponse(errors.invalidParameter(parsed.param, parsed.error));
     const q = parsed.query;
     const window = {
@@ -51,24 +52,64 @@ export function usageRoutes(deps: AppDeps): Hono {
         historical = { enabled: true, status: 'error', provider: 'database', window, message: (err as Error)?.message ?? String(err) };
       }
     }
-    return c.json({ generated_at: new Date().toISOString(), realtime: deps.counters.snapshot(), historical });
+    return c.json({ generated_at: now.toISOString(), realtime: deps.counters.snapshot(), historical });
   });
   return app;
 }
 
 type Parsed = { query: UsageQuery } | { error: string; param: string };
 
+const ISO_INSTANT =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:(Z)|([+\- ])(\d{2}):?(\d{2}))?)?$/i;
+
+/**
+ * An ISO-8601 date (`2026-11-27`, UTC midnight) or date-time (`2026-11-27T10:00`, seconds and
+ * fraction optional) with `Z` or a `±HH:MM` offset; without one it is UTC. `new Date(text)` is
+ * not used: it takes a date-time without offset as the *server's* local time and accepts
+ * non-ISO text (`new Date('1')` is 2001). A space before the offset is read as `+`, since an
+ * unencoded `+` in a query string arrives as a space. Null for anything else, or an impossible
+ * date (`2026-02-30`, `24:00`).
+ */
+export function parseInstant(text: string): Date | null {
+  const m = ISO_INSTANT.exec(text.trim());
+  if (!m) return null;
+  const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '', , sign, oh, om] = m;
+  const ms = Number(frac.padEnd(3, '0').slice(0, 3));
+  const fields = [Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)] as const;
+  const local = Date.UTC(fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], ms);
+  const check = new Date(local);
+  if (
+    check.getUTCFullYear() !== fields[0] ||
+    check.getUTCMonth() !== fields[1] ||
+    check.getUTCDate() !== fields[2] ||
+    check.getUTCHours() !== fields[3] ||
+    check.getUTCMinutes() !== fields[4] ||
+    check.getUTCSeconds() !== fields[5]
+  ) {
+    return null;
+  }
+  let offsetMin = 0;
+  if (sign !== undefined) {
+    const hh = Number(oh);
+    const mm = Number(om);
+    if (hh > 23 || mm > 59) return null;
+    offsetMin = (sign === '-' ? -1 : 1) * (hh * 60 + mm);
+  }
+  return new Date(local - offsetMin * 60_000);
+}
+
 export function parseUsageQuery(params: URLSearchParams, now: Date): Parsed {
   const hoursRaw = params.get('hours');
   const startRaw = params.get('start');
   const endRaw = params.get('end');
-  let end = endRaw ? new Date(endRaw) : now;
-  if (Number.isNaN(end.getTime())) return { error: `'end' must be an ISO-8601 timestamp`, param: 'end' };
+  let end = endRaw ? parseInstant(endRaw) : now;
+  if (end === null) return { error: `'end' must be an ISO-8601 timestamp`, param: 'end' };
   let start: Date;
   if (startRaw) {
     if (hoursRaw) return { error: `give either 'hours' or 'start'/'end', not both`, param: 'hours' };
-    start = new Date(startRaw);
-    if (Number.isNaN(start.getTime())) return { error: `'start' must be an ISO-8601 timestamp`, param: 'start' };
+    const parsedStart = parseInstant(startRaw);
+    if (parsedStart === null) return { error: `'start' must be an ISO-8601 timestamp`, param: 'start' };
+    start = parsedStart;
   } else {
     const hours = hoursRaw === null ? 24 : Number(hoursRaw);
     if (!Number.isFinite(hours) || hours <= 0 || hours > 24 * 366 * 5) {
@@ -93,8 +134,13 @@ export function parseUsageQuery(params: URLSearchParams, now: Date): Parsed {
   return { query: { start, end, bucket, model: model || undefined, clientKey: key ?? undefined } };
 }
 
-const rate = (part: number, whole: number): number | null => (whole === 0 ? null : Math.round((part / whole) * 10_000) / 10_000);
-const avg = (sum: number, count: number): number | null => (count === 0 ? null : Math.round((sum / count) * 10) / 10);
+/**
+ * `part / whole` to 4 decimals and `sum / count` to 0.1, halves rounded up. The integer numerator
+ * is scaled before dividing: `(57 / 800) * 10_000` is 712.4999… in floating point and would give
+ * 0.0712 where 57 / 800 = 0.07125 rounds to 0.0713.
+ */
+export const rate = (part: number, whole: number): number | null => (whole === 0 ? null : Math.round((part * 10_000) / whole) / 10_000);
+export const avg = (sum: number, count: number): number | null => (count === 0 ? null : Math.round((sum * 10) / count) / 10);
 
 async function historicalUsage(source: UsageSource, q: UsageQuery): Promise<Record<string, unknown>> {
   const [models, trends] = await Promise.all([modelStats(source.db, source.dialect, q), trendRows(source.db, source.dialect, q)]);
