@@ -306,6 +306,13 @@ describe('file sink secrets', () => {
   });
 });
 
+/** A path under `root` that can never be a directory (a plain file is in the way). */
+function blocker2(root: string): string {
+  const file = join(root, 'also-not-a-dir');
+  writeFileSync(file, 'x');
+  return join(file, 'requests');
+}
+
 describe('file sink queueing', () => {
   it('publish returns before anything is written; close drains', async () => {
     const dir = join(tempDir(), 'logs', 'requests');
@@ -340,9 +347,9 @@ describe('file sink queueing', () => {
     expect(errors).toHaveLength(2);
   });
 
-  it('drains a 300-record backlog with concurrency 3', async () => {
+  it('drains a 300-record backlog (two messages to the writer thread)', async () => {
     const dir = tempDir();
-    const sink = createFileSink({ dir, concurrency: 3 });
+    const sink = createFileSink({ dir });
     for (let i = 0; i < 300; i++) sink.publish(record({ id: String(i).padStart(8, '0') }));
     await sink.close();
     expect(sink.stats).toEqual({ written: 300, dropped: 0, failed: 0, queued: 0 });
@@ -368,6 +375,22 @@ describe('file sink queueing', () => {
     broken.publish(record({ id: 'cccccccc-3' }));
     await broken.close();
     expect(broken.stats).toMatchObject({ written: 1, failed: 2 });
+
+    // A run that goes on is reported again once per interval, with the count since the last report.
+    const every = createFileSink({ dir: blocker2(root), errorIntervalMs: 40, onError: (e) => errors.push(e) });
+    every.publish(record({ id: 'dddddddd-4' }));
+    every.publish(record({ id: 'eeeeeeee-5' }));
+    await every.close();
+    expect(errors).toHaveLength(2);
+    every.publish(record({ id: 'ffffffff-6' }));
+    await every.close();
+    expect(errors).toHaveLength(2);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    every.publish(record({ id: '99999999-7' }));
+    await every.close();
+    expect(errors).toHaveLength(3);
+    expect(String(errors[2])).toContain('(2 record(s) failed since the last report)');
+    expect(every.stats).toEqual({ written: 0, dropped: 0, failed: 4, queued: 0 });
 
     // And a sink pointed at a good directory is unaffected.
     const good = createFileSink({ dir: join(root, 'good') });

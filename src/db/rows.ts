@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { HeaderSanitizer } from '../logging/sanitize.ts';
-import { scrubRecord } from '../logging/files.ts';
+import { scrubRecord } from '../logging/scrub.ts';
 import { toSnapshot } from '../logging/transcript.ts';
 import type { RequestRecord, Usage } from '../logging/types.ts';
 import { encodeValue } from './dialect.ts';

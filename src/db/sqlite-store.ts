@@ -3,13 +3,31 @@
  * in sqlite-worker.ts and awaits its reply. A crashed worker fails its pending calls (the writer
  * spools those batches) and is replaced on the next call.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnTsWorker } from '../ts-worker.ts';
 import { ERROR_INSERT_COLUMNS, REQUEST_INSERT_COLUMNS } from './batch.ts';
 import type { SqliteWorkerData, WorkerReply, WorkerRequest } from './sqlite-worker.ts';
-import type { BatchStore } from './store.ts';
+import type { BatchStore, RecordsWriteResult } from './store.ts';
+import type { RequestRecord } from '../logging/types.ts';
 
 const WORKER_URL = new URL('./sqlite-worker.ts', import.meta.url);
 const ROWS_PER_MESSAGE = 100;
+/**
+ * Records per message: cloning one costs the event loop ~10-15 µs, so 32 records are well under a
+ * millisecond, and the loop gets a turn between two messages while the thread encodes.
+ */
+const RECORDS_PER_MESSAGE = 32;
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Structured clone refuses functions and the like; such a record travels as JSON data, or as null. */
+function cloneable(record: RequestRecord): RequestRecord | null {
+  try {
+    return JSON.parse(JSON.stringify(record)) as RequestRecord;
+  } catch {
+    return null;
+  }
+}
 
 export class SqliteWorkerError extends Error {
   readonly code: string | null;
@@ -21,21 +39,8 @@ export class SqliteWorkerError extends Error {
   }
 }
 
-/**
- * The worker is a `.ts` file, and on Node 20 a worker thread does not apply the tsx loader to its
- * own entry module even when `--import tsx` is in its execArgv ("Unknown file extension .ts").
- * So the thread starts from a tiny script that registers tsx's hooks first and then imports the
- * real entry. tsx is resolved here, from this package, so the working directory does not matter.
- */
-function spawnWorker(data: SqliteWorkerData): Worker {
-  if (!WORKER_URL.pathname.endsWith('.ts')) return new Worker(WORKER_URL, { workerData: data });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
-  return new Worker(boot, { eval: true, workerData: data });
-}
-
 /** A request that gets a reply, before it gets its id. */
-type Outgoing = Omit<Extract<WorkerRequest, { id: number }>, 'id'>;
+type Outgoing = Extract<WorkerRequest, { id: number }> extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
 
 type Pending = { resolve: (reply: WorkerReply) => void; reject: (err: Error) => void };
 
@@ -52,7 +57,7 @@ export function createSqliteWorkerStore(data: SqliteWorkerData): BatchStore {
   };
 
   const spawn = (): Worker => {
-    const w = spawnWorker(data);
+    const w = spawnTsWorker(WORKER_URL, data satisfies SqliteWorkerData);
     w.on('message', (reply: WorkerReply) => {
       const p = pending.get(reply.id);
       pending.delete(reply.id);
@@ -66,7 +71,7 @@ export function createSqliteWorkerStore(data: SqliteWorkerData): BatchStore {
   };
 
   /** `w`: the thread that must answer (the one holding a batch's staged rows). */
-  const call = async (msg: Outgoing, w: Worker = (worker ??= spawn())): Promise<number> => {
+  const call = async (msg: Outgoing, w: Worker = (worker ??= spawn())): Promise<Extract<WorkerReply, { ok: true }>> => {
     if (worker !== w) throw new Error('SQLite writer thread exited');
     const id = nextId++;
     const reply = await new Promise<WorkerReply>((resolve, reject) => {
@@ -75,7 +80,7 @@ export function createSqliteWorkerStore(data: SqliteWorkerData): BatchStore {
       w.postMessage({ ...msg, id });
     });
     if (!reply.ok) throw new SqliteWorkerError(reply.message, reply.code);
-    return reply.inserted;
+    return reply;
   };
 
   // Started now, not on the first batch: loading the worker's modules takes about a second.
@@ -93,7 +98,22 @@ export function createSqliteWorkerStore(data: SqliteWorkerData): BatchStore {
       for (let i = 0; i < Math.max(requests.length, errors.length); i += ROWS_PER_MESSAGE) {
         w.postMessage({ op: 'rows', requests: requests.slice(i, i + ROWS_PER_MESSAGE), errors: errors.slice(i, i + ROWS_PER_MESSAGE) });
       }
-      return call({ op: 'write' }, w);
+      return (await call({ op: 'write' }, w)).inserted;
+    },
+    async writeRecords(records, strict): Promise<RecordsWriteResult> {
+      const w = (worker ??= spawn());
+      for (let i = 0; i < records.length; i += RECORDS_PER_MESSAGE) {
+        if (i > 0) await yieldToLoop();
+        if (worker !== w) break;
+        const part = records.slice(i, i + RECORDS_PER_MESSAGE);
+        try {
+          w.postMessage({ op: 'records', records: part } satisfies WorkerRequest);
+        } catch {
+          w.postMessage({ op: 'records', records: part.map(cloneable) } satisfies WorkerRequest);
+        }
+      }
+      const reply = await call({ op: 'write', strict }, w);
+      return { inserted: reply.inserted, bad: (reply.bad ?? []).map((b) => ({ index: b.index, error: new Error(b.message) })) };
     },
     async probe() {
       await call({ op: 'probe' });

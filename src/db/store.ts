@@ -8,12 +8,26 @@ import type { Kysely } from 'kysely';
 import { insertBatch, loadAfterInsert } from './batch.ts';
 import type { AfterInsert } from './batch.ts';
 import type { Dialect } from './dialect.ts';
+import type { RequestRecord } from '../logging/types.ts';
 import type { EncodedRows } from './rows.ts';
 import type { Database } from './schema.ts';
+
+/** What `writeRecords` did: new request rows, and the records that could not be encoded. */
+export interface RecordsWriteResult {
+  readonly inserted: number;
+  /** Positions (in the records given) of records that cannot become rows, and why. */
+  readonly bad: readonly { readonly index: number; readonly error: Error }[];
+}
 
 export interface BatchStore {
   /** Inserts the rows in one transaction; resolves with how many request rows were new. */
   write(rows: EncodedRows): Promise<number>;
+  /**
+   * Encodes the records itself (off the event loop) and inserts them in one transaction. Records
+   * that cannot be encoded are skipped and reported in `bad`; with `strict`, any such record fails
+   * the whole call and nothing is written. Stores without it get rows the writer encoded.
+   */
+  writeRecords?(records: readonly RequestRecord[], strict: boolean): Promise<RecordsWriteResult>;
   /** Resolves when the log tables can be written (the recovery loop's health check). */
   probe(): Promise<void>;
   /** Frees the store's own resources (not a handle it was given). */

@@ -66,7 +66,12 @@ export function pickStore(o: DbWriterOptions): BatchStore {
   if (o.store) return o.store;
   if (o.db) return createKyselyStore({ db: o.db, dialect: o.dialect, afterInsertModule: o.afterInsertModule });
   if (o.sqliteFile && o.dialect === 'sqlite') {
-    return createSqliteWorkerStore({ file: o.sqliteFile, busyTimeoutMs: o.sqliteBusyTimeoutMs, afterInsertModule: o.afterInsertModule });
+    return createSqliteWorkerStore({
+      file: o.sqliteFile,
+      busyTimeoutMs: o.sqliteBusyTimeoutMs,
+      afterInsertModule: o.afterInsertModule,
+      redactHeaders: o.redactHeaders,
+    });
   }
   throw new TypeError('createDbWriter needs `db`, `sqliteFile` (SQLite) or `store`');
 }

@@ -1,7 +1,9 @@
 /**
  * The database writer (a RequestSink): `publish` only enqueues. Rows are flushed in batches
  * (`batchMaxRows` rows, or about `batchMaxMs` after the first queued row), one transaction per
- * batch, one batch in flight at a time; the next batch is encoded while the current one commits.
+ * batch, one batch in flight at a time. On PostgreSQL the next batch is encoded here while the
+ * current one commits; the SQLite store takes the records themselves and encodes them in its
+ * thread, so the event loop only pays for cloning them.
  * When the queue is full, or the database fails, records go to the spool; a recovery loop with
  * backoff probes the database and replays the spool (replay.ts). What cannot be kept anywhere is
  * counted in `stats.dropped` and logged.
@@ -14,8 +16,11 @@ import { createSpool } from './spool.ts';
 import { createRecordEncoder, mapSliced } from './writer-encode.ts';
 import { pickStore } from './writer-options.ts';
 import type { DbWriter, DbWriterOptions, DbWriterStats } from './writer-options.ts';
+import type { BatchStore } from './store.ts';
 
 export type { DbWriter, DbWriterOptions, DbWriterStats } from './writer-options.ts';
+
+type WriteRecords = NonNullable<BatchStore['writeRecords']>;
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
@@ -38,6 +43,8 @@ export function createDbWriter(opts: DbWriterOptions): DbWriter {
   const store = pickStore(opts);
   const spool = createSpool({ dir: opts.spoolDir, maxPendingBytes: opts.maxSpoolPendingBytes });
   const encode = createRecordEncoder(opts.dialect, createHeaderSanitizer(opts.redactHeaders ?? []));
+  // Stores that encode for themselves (off the event loop) get the records as they are.
+  const writeRecords: WriteRecords | null = store.writeRecords ? store.writeRecords.bind(store) : null;
   const stats: DbWriterStats = { queued: 0, written: 0, spooled: 0, replayed: 0, dropped: 0, writeErrors: 0, lastError: null, dbUp: !opts.startDown };
 
   let queue: RequestRecord[] = [];
@@ -88,7 +95,9 @@ export function createDbWriter(opts: DbWriterOptions): DbWriter {
   /** Writes a batch, or spools it when the database is down or the write fails. */
   const deliver = async (batch: readonly RequestRecord[], encoded: Awaited<ReturnType<typeof encode>> | null): Promise<void> => {
     try {
-      if (!encoded || !stats.dbUp) return await toSpool(batch);
+      if (!stats.dbUp) return await toSpool(batch);
+      if (writeRecords) return await deliverRecords(writeRecords, batch);
+      if (!encoded) return await toSpool(batch);
       for (const bad of encoded.bad) await rejectLine(serialize(bad.record), bad.error);
       if (encoded.good.length === 0) return;
       try {
@@ -102,6 +111,19 @@ export function createDbWriter(opts: DbWriterOptions): DbWriter {
     }
   };
 
+  /** The store encodes (SQLite's thread): records that cannot become rows are set aside after. */
+  const deliverRecords = async (write: WriteRecords, batch: readonly RequestRecord[]): Promise<void> => {
+    let result: Awaited<ReturnType<WriteRecords>>;
+    try {
+      result = await serial(() => write(batch, false));
+    } catch (err) {
+      markDown(err);
+      return toSpool(batch);
+    }
+    stats.written += result.inserted;
+    for (const bad of result.bad) await rejectLine(serialize(batch[bad.index]!), bad.error);
+  };
+
   const due = (): boolean => queue.length >= batchMaxRows || closing || performance.now() - oldestAt >= batchMaxMs;
 
   const runFlush = async (): Promise<void> => {
@@ -111,7 +133,7 @@ export function createDbWriter(opts: DbWriterOptions): DbWriter {
       queue = queue.length <= batchMaxRows ? [] : queue.slice(batchMaxRows);
       oldestAt = performance.now();
       // Encoding runs while the previous batch commits: two cores, two stages.
-      const encoded = stats.dbUp ? await encode(batch) : null;
+      const encoded = stats.dbUp && !writeRecords ? await encode(batch) : null;
       if (previous) await previous;
       previous = deliver(batch, encoded);
     }
@@ -160,6 +182,7 @@ export function createDbWriter(opts: DbWriterOptions): DbWriter {
     state: stats,
     probe: () => serial(() => store.probe()),
     insert: async (records) => {
+      if (writeRecords) return (await serial(() => writeRecords(records, true))).inserted;
       const e = await encode(records);
       if (e.bad.length) throw e.bad[0]!.error;
       return serial(() => store.write(e.rows));

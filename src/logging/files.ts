@@ -1,8 +1,6 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { createHeaderSanitizer, maskSecret } from './sanitize.ts';
-import type { HeaderSanitizer } from './sanitize.ts';
-import { renderTranscript, toSnapshot } from './transcript.ts';
+import type { Worker } from 'node:worker_threads';
+import { spawnTsWorker } from '../ts-worker.ts';
+import type { FileWorkerData, FileWorkerReply, FileWorkerRequest } from './files-worker.ts';
 import type { RequestRecord, RequestSink } from './types.ts';
 
 export interface FileSinkOptions {
@@ -10,10 +8,13 @@ export interface FileSinkOptions {
   readonly dir: string;
   /** Records accepted but not yet on disk (waiting + being written); beyond it records are dropped. */
   readonly maxQueue?: number;
-  /** Records written in parallel. */
-  readonly concurrency?: number;
-  /** Called once per burst of drops and once per run of consecutive write failures; never per record. */
+  /**
+   * Called once per burst of drops, and for a run of consecutive write failures once when it
+   * starts and then at most once per `errorIntervalMs` while it lasts; never per record.
+   */
   readonly onError?: (err: unknown) => void;
+  /** Minimum time between two reports of the same run of write failures (default 60 s). */
+  readonly errorIntervalMs?: number;
   /** Extra header names to mask, on top of the built-in list. */
   readonly redactHeaders?: readonly string[];
 }
@@ -51,71 +52,41 @@ export function fileBaseName(r: RequestRecord): string {
   return `${stamp}-${id}_${model}`;
 }
 
-/** What `maskSecret` produces; masking it again would only lose the hint it keeps (`Bearer sk-****`). */
-const MASKED = /^(?:(?:bearer|basic)\s+)?\S{0,3}\*{4}$/i;
-/** Query parameters some upstreams use for credentials (e.g. `?key=` on Gemini). */
-const SECRET_PARAM = /^(?:api[-_]?key|key|access[-_]?token|token|password|secret)$/i;
-
-function scrubHeaders(headers: Readonly<Record<string, string>>, sanitize: HeaderSanitizer): Record<string, string> {
-  const out = sanitize(Object.entries(headers));
-  for (const [name, value] of Object.entries(headers)) {
-    const key = name.toLowerCase();
-    if (out[key] !== value && MASKED.test(value)) out[key] = value;
-  }
-  return out;
-}
-
-function scrubQuery(query: string): string {
-  return query.replace(/(^|[&;])([^=&;#]+)=([^&;#]*)/g, (match, sep: string, name: string, value: string) =>
-    SECRET_PARAM.test(name) && value && !MASKED.test(value) ? `${sep}${name}=${maskSecret(value)}` : match,
-  );
-}
-
-function scrubUrl(url: string): string {
-  const noUserinfo = url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*:)[^/?#@]*@/i, '$1****@');
-  const q = noUserinfo.indexOf('?');
-  return q < 0 ? noUserinfo : noUserinfo.slice(0, q + 1) + scrubQuery(noUserinfo.slice(q + 1));
-}
-
-/**
- * The recorder already masks headers; this second pass is defence in depth, so a future caller that
- * forgets cannot put a credential on disk. It also masks credentials carried in URLs and queries.
- */
-export function scrubRecord(r: RequestRecord, sanitize: HeaderSanitizer): RequestRecord {
-  return {
-    ...r,
-    query: scrubQuery(r.query),
-    headers: scrubHeaders(r.headers, sanitize),
-    attempts: r.attempts.map((a) => ({
-      ...a,
-      url: scrubUrl(a.url),
-      responseHeaders: a.responseHeaders ? scrubHeaders(a.responseHeaders, sanitize) : null,
-    })),
-  };
-}
-
 /** A NaN or zero bound would silently mean "unbounded" or "never write"; fall back to the default. */
 function positiveInt(value: number | undefined, fallback: number): number {
   return value !== undefined && Number.isFinite(value) && value >= 1 ? Math.floor(value) : fallback;
 }
 
+const WORKER_URL = new URL('./files-worker.ts', import.meta.url);
+/** Records per message to the writer thread: one structured clone per event-loop turn, not per record. */
+const RECORDS_PER_MESSAGE = 256;
+
+/** A record that structured clone refuses (a function in `context`, say) goes as plain JSON data. */
+function cloneable(record: RequestRecord): RequestRecord {
+  return JSON.parse(JSON.stringify(record)) as RequestRecord;
+}
+
 /**
- * Writes one `.json` + `.log` pair per record, off the request path: `publish` only enqueues; a few
- * workers serialise and write. The queue is bounded by `maxQueue`; what does not fit is counted.
+ * Writes one `.json` + `.log` pair per record, off the request path and off the event loop:
+ * `publish` only enqueues; once per loop turn the queued records go to a writer thread
+ * (files-worker.ts), which renders and writes them. The queue (waiting + in the thread) is bounded
+ * by `maxQueue`; what does not fit is counted, and so is every record the thread fails to write.
  */
 export function createFileSink(opts: FileSinkOptions): FileSink {
   const maxQueue = positiveInt(opts.maxQueue, 10_000);
-  const concurrency = positiveInt(opts.concurrency, 8);
-  const sanitize = createHeaderSanitizer(opts.redactHeaders ?? []);
+  const errorIntervalMs = opts.errorIntervalMs ?? 60_000;
+  const workerData: FileWorkerData = { dir: opts.dir, redactHeaders: opts.redactHeaders ?? [] };
   const stats = { written: 0, dropped: 0, failed: 0, queued: 0 };
-  // A head index instead of Array#shift keeps taking from a 10k-long queue O(1).
-  let waiting: (RequestRecord | undefined)[] = [];
-  let head = 0;
-  let active = 0;
+  let outbox: RequestRecord[] = [];
   let scheduled = false;
   let overflowing = false;
+  // A run of failures: when it was last reported and how many failed since.
   let failing = false;
-  let dirReady: Promise<unknown> | null = null;
+  let lastReport = 0;
+  let failedSinceReport = 0;
+  let worker: Worker | null = null;
+  let seq = 0;
+  const inFlight = new Map<number, number>();
   const idle: Array<() => void> = [];
 
   const report = (err: unknown): void => {
@@ -126,67 +97,78 @@ export function createFileSink(opts: FileSinkOptions): FileSink {
     }
   };
 
-  const take = (): RequestRecord | undefined => {
-    if (head >= waiting.length) return undefined;
-    const record = waiting[head];
-    waiting[head++] = undefined;
-    if (head === waiting.length || (head >= 1024 && head * 2 >= waiting.length)) {
-      waiting = waiting.slice(head);
-      head = 0;
+  const settle = (reply: Omit<FileWorkerReply, 'seq'>, count: number): void => {
+    stats.written += reply.written;
+    stats.failed += reply.failed;
+    stats.queued -= count;
+    if (reply.failed > 0) {
+      failedSinceReport += reply.failed;
+      const now = Date.now();
+      if (!failing || now - lastReport >= errorIntervalMs) {
+        const { message, code } = reply.error ?? { message: 'request log files could not be written', code: null };
+        const more = failing ? ` (${failedSinceReport} record(s) failed since the last report)` : '';
+        report(Object.assign(new Error(`${message}${more}`), code ? { code } : {}));
+        lastReport = now;
+        failedSinceReport = 0;
+      }
+      failing = true;
     }
-    return record;
+    if (reply.lastOk) failing = false;
+    // Hysteresis: a queue hovering at the bound is one burst, not one report per drop.
+    if (stats.queued <= maxQueue / 2) overflowing = false;
+    if (stats.queued === 0) for (const resolve of idle.splice(0)) resolve();
   };
 
-  // Cached only on success, so a directory that appears later (or is repaired) is picked up.
-  const ensureDir = (): Promise<unknown> =>
-    (dirReady ??= mkdir(opts.dir, { recursive: true }).catch((err: unknown) => {
-      dirReady = null;
-      throw err;
-    }));
+  const failInFlight = (w: Worker, err: unknown): void => {
+    if (worker !== w) return;
+    worker = null;
+    const error = { message: `request log writer thread failed: ${(err as Error)?.message ?? String(err)}`, code: null };
+    for (const count of inFlight.values()) settle({ written: 0, failed: count, lastOk: false, error }, count);
+    inFlight.clear();
+  };
 
-  const writeOne = async (record: RequestRecord): Promise<void> => {
+  const spawn = (): Worker => {
+    const w = spawnTsWorker(WORKER_URL, workerData);
+    w.on('message', (reply: FileWorkerReply) => {
+      const count = inFlight.get(reply.seq) ?? 0;
+      inFlight.delete(reply.seq);
+      // An idle thread must not keep the process alive; a busy one must.
+      if (inFlight.size === 0) w.unref();
+      settle(reply, count);
+    });
+    w.on('error', (err) => failInFlight(w, err));
+    w.on('exit', (code) => failInFlight(w, new Error(`exited with code ${code}`)));
+    w.unref();
+    return w;
+  };
+
+  const send = (records: RequestRecord[]): void => {
+    const w = (worker ??= spawn());
+    const id = ++seq;
     try {
-      const clean = scrubRecord(record, sanitize);
-      const base = path.join(opts.dir, fileBaseName(clean));
-      const json = `${JSON.stringify(toSnapshot(clean), null, 2)}\n`;
-      const log = renderTranscript(clean);
-      await ensureDir();
-      await Promise.all([writeFile(`${base}.json`, json), writeFile(`${base}.log`, log)]);
-      stats.written++;
-      failing = false;
+      try {
+        w.postMessage({ seq: id, records } satisfies FileWorkerRequest);
+      } catch {
+        w.postMessage({ seq: id, records: records.map(cloneable) } satisfies FileWorkerRequest);
+      }
     } catch (err) {
-      stats.failed++;
-      if (!failing) {
-        failing = true;
-        report(err);
-      }
-    } finally {
-      stats.queued--;
-      // Hysteresis: a queue hovering at the bound is one burst, not one report per drop.
-      if (stats.queued <= maxQueue / 2) overflowing = false;
-      if (stats.queued === 0) for (const resolve of idle.splice(0)) resolve();
+      const message = `request log record could not be handed to the writer thread: ${(err as Error)?.message ?? String(err)}`;
+      settle({ written: 0, failed: records.length, lastOk: false, error: { message, code: null } }, records.length);
+      return;
     }
+    inFlight.set(id, records.length);
+    w.ref();
   };
 
-  const worker = async (): Promise<void> => {
-    try {
-      for (let record = take(); record; record = take()) {
-        await writeOne(record);
-        // Serialising is synchronous CPU work; let requests run between records of a long backlog.
-        if (head < waiting.length) await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-    } finally {
-      active--;
-    }
-  };
-
-  const startWorkers = (): void => {
+  const flush = (): void => {
     scheduled = false;
-    while (active < concurrency && head < waiting.length) {
-      active++;
-      void worker();
-    }
+    const all = outbox;
+    outbox = [];
+    for (let i = 0; i < all.length; i += RECORDS_PER_MESSAGE) send(all.slice(i, i + RECORDS_PER_MESSAGE));
   };
+
+  // Started now, not on the first record: loading the thread's modules takes a moment.
+  worker = spawn();
 
   return {
     stats,
@@ -199,12 +181,13 @@ export function createFileSink(opts: FileSinkOptions): FileSink {
         }
         return;
       }
-      waiting.push(record);
+      outbox.push(record);
       stats.queued++;
-      // setImmediate, not a microtask: serialisation must not run before the caller's response goes out.
-      if (!scheduled && active < concurrency) {
+      // setImmediate, not a microtask: the clone for the thread must not run before the caller's
+      // response goes out.
+      if (!scheduled) {
         scheduled = true;
-        setImmediate(startWorkers);
+        setImmediate(flush);
       }
     },
     close() {
