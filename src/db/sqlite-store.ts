@@ -8,26 +8,18 @@ import { spawnTsWorker } from '../ts-worker.ts';
 import { ERROR_INSERT_COLUMNS, REQUEST_INSERT_COLUMNS } from './batch.ts';
 import type { SqliteWorkerData, WorkerReply, WorkerRequest } from './sqlite-worker.ts';
 import type { BatchStore, RecordsWriteResult } from './store.ts';
-import type { RequestRecord } from '../logging/types.ts';
+import { recordJson } from '../logging/wire.ts';
 
 const WORKER_URL = new URL('./sqlite-worker.ts', import.meta.url);
 const ROWS_PER_MESSAGE = 100;
 /**
- * Records per message: cloning one costs the event loop ~10-15 µs, so 32 records are well under a
- * millisecond, and the loop gets a turn between two messages while the thread encodes.
+ * Records per message, as JSON text (wire.ts; usually already serialised for the file sink): 32
+ * records are well under a millisecond of the loop's time, and the loop gets a turn between two
+ * messages while the thread encodes.
  */
 const RECORDS_PER_MESSAGE = 32;
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** Structured clone refuses functions and the like; such a record travels as JSON data, or as null. */
-function cloneable(record: RequestRecord): RequestRecord | null {
-  try {
-    return JSON.parse(JSON.stringify(record)) as RequestRecord;
-  } catch {
-    return null;
-  }
-}
 
 export class SqliteWorkerError extends Error {
   readonly code: string | null;
@@ -105,12 +97,8 @@ export function createSqliteWorkerStore(data: SqliteWorkerData): BatchStore {
       for (let i = 0; i < records.length; i += RECORDS_PER_MESSAGE) {
         if (i > 0) await yieldToLoop();
         if (worker !== w) break;
-        const part = records.slice(i, i + RECORDS_PER_MESSAGE);
-        try {
-          w.postMessage({ op: 'records', records: part } satisfies WorkerRequest);
-        } catch {
-          w.postMessage({ op: 'records', records: part.map(cloneable) } satisfies WorkerRequest);
-        }
+        const part = records.slice(i, i + RECORDS_PER_MESSAGE).map(recordJson);
+        w.postMessage({ op: 'records', records: part } satisfies WorkerRequest);
       }
       const reply = await call({ op: 'write', strict }, w);
       return { inserted: reply.inserted, bad: (reply.bad ?? []).map((b) => ({ index: b.index, error: new Error(b.message) })) };

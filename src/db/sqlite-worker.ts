@@ -1,8 +1,8 @@
 /**
  * Worker thread that owns the writer's SQLite connection. better-sqlite3 is synchronous, so a
  * commit (and a WAL checkpoint's fsync, or up to busy_timeout spent waiting for a lock) would stall
- * the event loop if it ran on the main thread. The main thread sends the finished records
- * themselves (one structured clone each); this thread scrubs and encodes them into rows (the
+ * the event loop if it ran on the main thread. The main thread sends the finished records as JSON
+ * text (serialised once, shared with the file sink); this thread scrubs and encodes them into rows (the
  * writer's largest CPU cost, about 20-30 µs a record) and inserts them. Encoded rows (arrays of
  * values in `REQUEST_INSERT_COLUMNS` / `ERROR_INSERT_COLUMNS` order) are accepted too.
  *
@@ -33,8 +33,8 @@ export interface SqliteWorkerData {
 /** Rows arrive in chunks (values in column order) and are committed together by `write`. */
 export type WorkerRequest =
   | { readonly op: 'rows'; readonly requests: unknown[][]; readonly errors: unknown[][] }
-  /** `null` stands for a record the main thread could not clone; it is reported as bad. */
-  | { readonly op: 'records'; readonly records: (RequestRecord | null)[] }
+  /** Records as JSON text (wire.ts); `null` stands for one JSON cannot express, reported as bad. */
+  | { readonly op: 'records'; readonly records: (string | null)[] }
   | { readonly id: number; readonly op: 'write'; readonly strict?: boolean }
   | { readonly id: number; readonly op: 'probe' | 'close' };
 
@@ -156,12 +156,12 @@ const emptyStage = (): Staged => ({ requests: [], errors: [], records: 0, bad: [
 let staged = emptyStage();
 
 /** Encodes records as they arrive (while the main thread clones the next ones) into staged rows. */
-function stageRecords(records: readonly (RequestRecord | null)[]): void {
-  for (const record of records) {
+function stageRecords(records: readonly (string | null)[]): void {
+  for (const json of records) {
     const index = staged.records++;
     try {
-      if (record === null) throw new Error('record could not be passed to the SQLite writer thread');
-      const rows = encodeRecordRows('sqlite', recordToRows(record, sanitize));
+      if (json === null) throw new Error('record is not JSON-serialisable');
+      const rows = encodeRecordRows('sqlite', recordToRows(JSON.parse(json) as RequestRecord, sanitize));
       for (const r of rows.requests) staged.requests.push(REQUEST_INSERT_COLUMNS.map((c) => r[c] ?? null));
       for (const r of rows.errors) staged.errors.push(ERROR_INSERT_COLUMNS.map((c) => r[c] ?? null));
     } catch (err) {

@@ -10,6 +10,7 @@
  */
 import { createHeaderSanitizer } from '../logging/sanitize.ts';
 import type { RequestRecord } from '../logging/types.ts';
+import { recordJson } from '../logging/wire.ts';
 import { createLane } from './lane.ts';
 import { createRecovery } from './recovery.ts';
 import { createSpool } from './spool.ts';
@@ -24,14 +25,8 @@ type WriteRecords = NonNullable<BatchStore['writeRecords']>;
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-/** Records are plain data by contract; one that is not must cost only itself. */
-const serialize = (record: RequestRecord): string | null => {
-  try {
-    return JSON.stringify(record);
-  } catch {
-    return null;
-  }
-};
+/** Records are plain data by contract; one that is not must cost only itself (wire.ts: `null`). */
+const serialize = recordJson;
 
 export function createDbWriter(opts: DbWriterOptions): DbWriter {
   const { batchMaxRows, batchMaxMs, queueMaxRows } = opts.config;

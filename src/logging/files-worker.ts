@@ -22,7 +22,8 @@ export interface FileWorkerData {
 
 export interface FileWorkerRequest {
   readonly seq: number;
-  readonly records: readonly RequestRecord[];
+  /** Records as JSON text (wire.ts). */
+  readonly records: readonly string[];
 }
 
 export interface FileWorkerReply {
@@ -40,8 +41,8 @@ const sanitize = createHeaderSanitizer(data.redactHeaders);
 // Only a success is remembered, so a directory that appears later (or is repaired) is picked up.
 let dirReady = false;
 
-function writeRecord(record: RequestRecord): void {
-  const clean = scrubRecord(record, sanitize);
+function writeRecord(text: string): void {
+  const clean = scrubRecord(JSON.parse(text) as RequestRecord, sanitize);
   const base = path.join(data.dir, fileBaseName(clean));
   const json = `${JSON.stringify(toSnapshot(clean), null, 2)}\n`;
   const log = renderTranscript(clean);

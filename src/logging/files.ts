@@ -2,6 +2,7 @@ import type { Worker } from 'node:worker_threads';
 import { spawnTsWorker } from '../ts-worker.ts';
 import type { FileWorkerData, FileWorkerReply, FileWorkerRequest } from './files-worker.ts';
 import type { RequestRecord, RequestSink } from './types.ts';
+import { recordJson } from './wire.ts';
 
 export interface FileSinkOptions {
   /** Directory the `.json`/`.log` pairs go to (created on first write). */
@@ -61,15 +62,10 @@ const WORKER_URL = new URL('./files-worker.ts', import.meta.url);
 /** Records per message to the writer thread: one structured clone per event-loop turn, not per record. */
 const RECORDS_PER_MESSAGE = 256;
 
-/** A record that structured clone refuses (a function in `context`, say) goes as plain JSON data. */
-function cloneable(record: RequestRecord): RequestRecord {
-  return JSON.parse(JSON.stringify(record)) as RequestRecord;
-}
-
 /**
  * Writes one `.json` + `.log` pair per record, off the request path and off the event loop:
- * `publish` only enqueues; once per loop turn the queued records go to a writer thread
- * (files-worker.ts), which renders and writes them. The queue (waiting + in the thread) is bounded
+ * `publish` only enqueues; once per loop turn the queued records go, as JSON text (wire.ts), to
+ * a writer thread (files-worker.ts), which renders and writes them. The queue (waiting + in the thread) is bounded
  * by `maxQueue`; what does not fit is counted, and so is every record the thread fails to write.
  */
 export function createFileSink(opts: FileSinkOptions): FileSink {
@@ -145,18 +141,19 @@ export function createFileSink(opts: FileSinkOptions): FileSink {
   const send = (records: RequestRecord[]): void => {
     const w = (worker ??= spawn());
     const id = ++seq;
-    try {
-      try {
-        w.postMessage({ seq: id, records } satisfies FileWorkerRequest);
-      } catch {
-        w.postMessage({ seq: id, records: records.map(cloneable) } satisfies FileWorkerRequest);
-      }
-    } catch (err) {
-      const message = `request log record could not be handed to the writer thread: ${(err as Error)?.message ?? String(err)}`;
-      settle({ written: 0, failed: records.length, lastOk: false, error: { message, code: null } }, records.length);
-      return;
+    const texts: string[] = [];
+    for (const record of records) {
+      const json = recordJson(record);
+      if (json !== null) texts.push(json);
     }
-    inFlight.set(id, records.length);
+    const unsendable = records.length - texts.length;
+    if (unsendable > 0) {
+      const error = { message: 'request record is not JSON-serialisable', code: null };
+      settle({ written: 0, failed: unsendable, lastOk: false, error }, unsendable);
+    }
+    if (texts.length === 0) return;
+    w.postMessage({ seq: id, records: texts } satisfies FileWorkerRequest);
+    inFlight.set(id, texts.length);
     w.ref();
   };
 
@@ -183,7 +180,7 @@ export function createFileSink(opts: FileSinkOptions): FileSink {
       }
       outbox.push(record);
       stats.queued++;
-      // setImmediate, not a microtask: the clone for the thread must not run before the caller's
+      // setImmediate, not a microtask: serialising for the thread must not run before the caller's
       // response goes out.
       if (!scheduled) {
         scheduled = true;
