@@ -20,6 +20,18 @@ export interface Metrics {
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1];
 
+/** The `model` label of a request that was never routed (validation error, unknown model). */
+export const UNROUTED_MODEL_LABEL = '(unrouted)';
+
+/**
+ * The model as a label value only when it was routed, i.e. is a configured model: the name comes
+ * from the client, and every distinct label value is a new time series kept for the life of the
+ * process (a client sending random or 100 KB model names would grow memory without bound).
+ */
+function modelLabel(r: RequestRecord): string {
+  return r.route.length > 0 ? r.model : UNROUTED_MODEL_LABEL;
+}
+
 /** Prometheus metrics (prom-client), one registry per app so tests can build many. */
 export function createMetrics(stats: () => SinkStatsSource): Metrics {
   const registry = new Registry();
@@ -83,11 +95,12 @@ export function createMetrics(stats: () => SinkStatsSource): Metrics {
 
   const sink: RequestSink = {
     publish(r: RequestRecord) {
-      requests.inc({ model: r.model, outcome: r.outcome, status: String(r.statusCode) });
-      duration.observe({ model: r.model }, r.durationMs / 1000);
+      const model = modelLabel(r);
+      requests.inc({ model, outcome: r.outcome, status: String(r.statusCode) });
+      duration.observe({ model }, r.durationMs / 1000);
       for (const a of r.attempts) upstream.observe({ backend: a.backend, status: String(a.status ?? 0) }, a.durationMs / 1000);
       if (r.ttfbMs !== null) {
-        ttfb.observe({ model: r.model, stream: String(r.isStream) }, r.ttfbMs / 1000);
+        ttfb.observe({ model, stream: String(r.isStream) }, r.ttfbMs / 1000);
         // Only single-attempt requests: with retries, backoff sleeps would count as overhead.
         const only = r.attempts.length === 1 ? r.attempts[0] : undefined;
         if (only && only.ttfbMs !== null && only.backend === r.backendName) {

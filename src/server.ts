@@ -1,5 +1,7 @@
 import { serve, type ServerType } from '@hono/node-server';
+import { STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createApp, type Logger } from './app.ts';
 import { isLoopbackHost } from './auth/admin.ts';
 import { NO_AUTH, type AuthSettings } from './auth/schema.ts';
@@ -12,6 +14,7 @@ import type { RequestSink } from './logging/types.ts';
 import { UpstreamPools } from './upstream/pools.ts';
 import type { Metrics } from './metrics.ts';
 import type { UsageSource } from './routes/usage.ts';
+import { ProxyError, toOpenAIError } from './openai/errors.ts';
 
 export interface ProxyServer {
   url: string;
@@ -77,6 +80,7 @@ export async function startProxy(opts: StartOptions): Promise<ProxyServer> {
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: opts.port ?? config.server.port }, () => resolve(s));
   });
+  server.on('clientError', answerClientError);
   const port = (server.address() as AddressInfo).port;
 
   return {
@@ -106,4 +110,27 @@ function reloadableSanitizer(getConfig: () => ProxyConfig): HeaderSanitizer {
     }
     return current(headers);
   };
+}
+
+/**
+ * Requests node's HTTP parser refuses (headers over 16 KiB, malformed request lines, header timeouts)
+ * never reach the app; node's default answer is a bare status line. Clients of an OpenAI API get the
+ * same error envelope as everywhere else.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  const message = socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null };
+  if (err.code === 'ECONNRESET' || !socket.writable || message._httpMessage?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, text] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'request_headers_too_large', 'Request headers exceed the size limit']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_REQUEST_TIMEOUT'
+        ? [408, 'request_timeout', 'The request was not received in time']
+        : [400, 'malformed_request', 'Malformed HTTP request'];
+  const body = JSON.stringify(toOpenAIError(new ProxyError(text, { status, type: 'invalid_request_error', code, logType: 'invalid_request' })));
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }

@@ -115,6 +115,11 @@ function createPostgres(cfg: DatabaseConfig, opts: CreateDatabaseOptions): Datab
   });
   // An idle client's error is emitted on the pool; unhandled, it would crash the process.
   pool.on('error', (error) => opts.onPoolError?.(error));
+  // A checked-out client whose connection drops (mid-transaction, say) emits 'error' on itself,
+  // where the pool's listener is not attached; with no listener that kills the process. The query
+  // in flight fails on its own and its caller (the writer: spool, recovery) handles that, so
+  // here the event only needs a listener.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }

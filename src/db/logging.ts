@@ -73,6 +73,7 @@ export async function startDatabaseLogging(opts: DatabaseLoggingOptions): Promis
     startDown: !ready,
     ...(ready ? {} : { prepare }),
   });
+  if (ready) await writer.warmUp();
 
   return {
     writer,

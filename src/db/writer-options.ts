@@ -31,6 +31,12 @@ export interface DbWriter extends RequestSink {
   publish(record: RequestRecord): void;
   /** Writes everything queued (to the database, or the spool while it is down) and stops. */
   close(): Promise<void>;
+  /**
+   * Resolves once the store has answered one probe (the SQLite thread has loaded and opened its
+   * connection), or failed to. Start-up awaits it before listening, so a crash right after start
+   * does not lose the first requests' rows to a thread that was still loading.
+   */
+  warmUp(): Promise<void>;
   /** Live counters (updated in place). */
   readonly stats: DbWriterStats;
 }

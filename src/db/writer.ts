@@ -192,6 +192,15 @@ export function createDbWriter(opts: DbWriterOptions): DbWriter {
 
   return {
     stats,
+    async warmUp() {
+      if (!stats.dbUp) return;
+      try {
+        await serial(() => store.probe());
+      } catch (err) {
+        // Not fatal: the first batch finds the same problem and spools.
+        log.warn(`database log: writer not ready at start-up: ${message(err)}`);
+      }
+    },
     publish(record) {
       if (!accepting) return drop(1, 'database writer is closed');
       stats.queued++;

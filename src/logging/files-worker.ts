@@ -30,8 +30,6 @@ export interface FileWorkerReply {
   readonly seq: number;
   readonly written: number;
   readonly failed: number;
-  /** Whether the batch's last record was written: a run of failures ends with a success. */
-  readonly lastOk: boolean;
   /** The batch's first failure (Error objects lose `code` when cloned, so it travels as fields). */
   readonly error: { readonly message: string; readonly code: string | null } | null;
 }
@@ -57,16 +55,13 @@ function writeRecord(text: string): void {
 parentPort?.on('message', ({ seq, records }: FileWorkerRequest) => {
   let written = 0;
   let failed = 0;
-  let lastOk = false;
   let error: FileWorkerReply['error'] = null;
   for (const record of records) {
     try {
       writeRecord(record);
       written++;
-      lastOk = true;
     } catch (err) {
       failed++;
-      lastOk = false;
       dirReady = false;
       if (!error) {
         const code = (err as { code?: unknown })?.code;
@@ -74,5 +69,5 @@ parentPort?.on('message', ({ seq, records }: FileWorkerRequest) => {
       }
     }
   }
-  parentPort?.postMessage({ seq, written, failed, lastOk, error } satisfies FileWorkerReply);
+  parentPort?.postMessage({ seq, written, failed, error } satisfies FileWorkerReply);
 });

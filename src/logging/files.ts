@@ -10,8 +10,8 @@ export interface FileSinkOptions {
   /** Records accepted but not yet on disk (waiting + being written); beyond it records are dropped. */
   readonly maxQueue?: number;
   /**
-   * Called once per burst of drops, and for a run of consecutive write failures once when it
-   * starts and then at most once per `errorIntervalMs` while it lasts; never per record.
+   * Called once per burst of drops, and for write failures at most once per `errorIntervalMs`
+   * (with the count since the last report); never per record.
    */
   readonly onError?: (err: unknown) => void;
   /** Minimum time between two reports of the same run of write failures (default 60 s). */
@@ -76,9 +76,8 @@ export function createFileSink(opts: FileSinkOptions): FileSink {
   let outbox: RequestRecord[] = [];
   let scheduled = false;
   let overflowing = false;
-  // A run of failures: when it was last reported and how many failed since.
-  let failing = false;
-  let lastReport = 0;
+  // Failures: when they were last reported and how many failed since.
+  let lastReport = Number.NEGATIVE_INFINITY;
   let failedSinceReport = 0;
   let worker: Worker | null = null;
   let seq = 0;
@@ -100,16 +99,15 @@ export function createFileSink(opts: FileSinkOptions): FileSink {
     if (reply.failed > 0) {
       failedSinceReport += reply.failed;
       const now = Date.now();
-      if (!failing || now - lastReport >= errorIntervalMs) {
+      // At most one report per interval, whether the failures are one run or several.
+      if (now - lastReport >= errorIntervalMs) {
         const { message, code } = reply.error ?? { message: 'request log files could not be written', code: null };
-        const more = failing ? ` (${failedSinceReport} record(s) failed since the last report)` : '';
+        const more = lastReport > Number.NEGATIVE_INFINITY ? ` (${failedSinceReport} record(s) failed since the last report)` : '';
         report(Object.assign(new Error(`${message}${more}`), code ? { code } : {}));
         lastReport = now;
         failedSinceReport = 0;
       }
-      failing = true;
     }
-    if (reply.lastOk) failing = false;
     // Hysteresis: a queue hovering at the bound is one burst, not one report per drop.
     if (stats.queued <= maxQueue / 2) overflowing = false;
     if (stats.queued === 0) for (const resolve of idle.splice(0)) resolve();
@@ -119,7 +117,7 @@ export function createFileSink(opts: FileSinkOptions): FileSink {
     if (worker !== w) return;
     worker = null;
     const error = { message: `request log writer thread failed: ${(err as Error)?.message ?? String(err)}`, code: null };
-    for (const count of inFlight.values()) settle({ written: 0, failed: count, lastOk: false, error }, count);
+    for (const count of inFlight.values()) settle({ written: 0, failed: count, error }, count);
     inFlight.clear();
   };
 
@@ -149,7 +147,7 @@ export function createFileSink(opts: FileSinkOptions): FileSink {
     const unsendable = records.length - texts.length;
     if (unsendable > 0) {
       const error = { message: 'request record is not JSON-serialisable', code: null };
-      settle({ written: 0, failed: unsendable, lastOk: false, error }, unsendable);
+      settle({ written: 0, failed: unsendable, error }, unsendable);
     }
     if (texts.length === 0) return;
     w.postMessage({ seq: id, records: texts } satisfies FileWorkerRequest);

@@ -12,11 +12,23 @@ export interface MainProcess {
   exited: Promise<number | null>;
 }
 
+export interface StartMainOptions {
+  /** Extra node flags, placed before the entry point (e.g. `--expose-gc`, another `--import`). */
+  nodeArgs?: readonly string[];
+  /** Extra environment variables for the child. */
+  env?: Readonly<Record<string, string>>;
+}
+
 /** The real `src/main.ts` in a child process, on `dir/config_default.yaml` + `config_added.yaml`. */
-export async function startMain(dir: string, timeoutMs = 20_000): Promise<MainProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+export async function startMain(dir: string, timeoutMs = 20_000, opts: StartMainOptions = {}): Promise<MainProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...(opts.nodeArgs ?? []), 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, YALLMP_CONFIG_DEFAULT: join(dir, 'config_default.yaml'), YALLMP_CONFIG_ADDED: join(dir, 'config_added.yaml') },
+    env: {
+      ...process.env,
+      YALLMP_CONFIG_DEFAULT: join(dir, 'config_default.yaml'),
+      YALLMP_CONFIG_ADDED: join(dir, 'config_added.yaml'),
+      ...opts.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
