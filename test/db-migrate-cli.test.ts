@@ -3,6 +3,7 @@
  * YALLMP_CONFIG_DEFAULT, against a fresh database of each dialect.
  */
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -17,8 +18,14 @@ import { TABLE_COLUMNS } from '../src/db/schema.ts';
 
 const pgUrl = inject('pgUrl');
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** Every migration, in order (the first one's name is pinned, so a rename is noticed). */
+const NAMES = readdirSync(path.join(ROOT, 'migrations'))
+  .filter((f) => /^\d{4}_.*\.ts$/.test(f))
+  .map((f) => f.slice(0, -3))
+  .sort();
 const FIRST = '0001_create_request_logs_and_error_logs';
-const LAST = '0002_add_client_key_and_usage_rollups';
+const LAST = NAMES[NAMES.length - 1]!;
+const BEFORE_LAST = NAMES.slice(0, -1);
 
 interface CliResult {
   readonly code: number | null;
@@ -121,7 +128,9 @@ const DIALECTS = ['sqlite', 'postgres'] as const;
 describe.concurrent.each(DIALECTS)('scripts/migrate.ts on %s', CLI_TIMEOUT, (dialect) => {
   it('latest, current, history, rollback: prints each result and exits 0', () =>
     withCliDb(dialect, async (t, config) => {
-      expect(await runCli(['latest'], config)).toEqual(ok(line(`database: ${dialect} .*\\nok +${FIRST} up\\nok +${LAST} up`)));
+      expect(NAMES[0]).toBe(FIRST);
+      const ups = NAMES.map((n) => `ok +${n} up`).join('\\n');
+      expect(await runCli(['latest'], config)).toEqual(ok(line(`database: ${dialect} .*\\n${ups}`)));
       const tables = (await t.db.introspection.getTables()).map((x) => x.name).sort();
       expect(tables).toEqual(Object.keys(TABLE_COLUMNS).sort());
 
@@ -132,10 +141,11 @@ describe.concurrent.each(DIALECTS)('scripts/migrate.ts on %s', CLI_TIMEOUT, (dia
       ]);
       expect(again).toEqual(ok('already up to date'));
       expect(current).toEqual(ok(line(`current: ${LAST} \\(applied ${ISO}\\)`)));
-      expect(history).toEqual(ok(line(`applied +${ISO} +${FIRST}\\napplied +${ISO} +${LAST}`)));
+      expect(history).toEqual(ok(line(NAMES.map((n) => `applied +${ISO} +${n}`).join('\\n'))));
 
       expect(await runCli(['rollback'], config)).toEqual(ok(line(`ok +${LAST} down`)));
-      expect(await runCli(['history'], config)).toEqual(ok(line(`applied +${ISO} +${FIRST}\\npending +${LAST}`)));
+      const after = [...BEFORE_LAST.map((n) => `applied +${ISO} +${n}`), `pending +${LAST}`].join('\\n');
+      expect(await runCli(['history'], config)).toEqual(ok(line(after)));
     }));
 
   it('with database.enabled false: read commands exit 0, write commands exit 1', () =>

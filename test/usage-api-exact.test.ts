@@ -819,31 +819,31 @@ describe.each(['sqlite', 'postgres'] as const)('usage and logs API on %s, script
     // Newest first by (request_time, id): R8 and R9 share 10:20, so R9 (greater id) comes first.
     expect(await call('/api/logs?limit=5&total=1')).toEqual({
       status: 200,
-      body: { object: 'list', data: [ROWS[12], ROWS[11], ROWS[10], ROWS[9], ROWS[8]], next_cursor: CURSOR_AFTER_R8, has_more: true, total: 13 },
+      body: { object: 'list', data: [ROWS[12], ROWS[11], ROWS[10], ROWS[9], ROWS[8]], next_cursor: CURSOR_AFTER_R8, has_more: true, total: 13, total_at_least: null },
     });
     expect(await call(`/api/logs?limit=5&cursor=${CURSOR_AFTER_R8}`)).toEqual({
       status: 200,
-      body: { object: 'list', data: [ROWS[7], ROWS[6], ROWS[5], ROWS[4], ROWS[3]], next_cursor: CURSOR_AFTER_R3, has_more: true, total: null },
+      body: { object: 'list', data: [ROWS[7], ROWS[6], ROWS[5], ROWS[4], ROWS[3]], next_cursor: CURSOR_AFTER_R3, has_more: true, total: null, total_at_least: null },
     });
     expect(await call(`/api/logs?limit=5&cursor=${CURSOR_AFTER_R3}`)).toEqual({
       status: 200,
-      body: { object: 'list', data: [ROWS[2], ROWS[1], ROWS[0]], next_cursor: null, has_more: false, total: null },
+      body: { object: 'list', data: [ROWS[2], ROWS[1], ROWS[0]], next_cursor: null, has_more: false, total: null, total_at_least: null },
     });
     // A page boundary between R9 and R8 (same request_time): the tie is broken by id.
     expect(await call('/api/logs?limit=4')).toEqual({
       status: 200,
-      body: { object: 'list', data: [ROWS[12], ROWS[11], ROWS[10], ROWS[9]], next_cursor: CURSOR_AFTER_R9, has_more: true, total: null },
+      body: { object: 'list', data: [ROWS[12], ROWS[11], ROWS[10], ROWS[9]], next_cursor: CURSOR_AFTER_R9, has_more: true, total: null, total_at_least: null },
     });
     expect(await call(`/api/logs?limit=1&cursor=${CURSOR_AFTER_R9}`)).toEqual({
       status: 200,
-      body: { object: 'list', data: [ROWS[8]], next_cursor: CURSOR_AFTER_R8, has_more: true, total: null },
+      body: { object: 'list', data: [ROWS[8]], next_cursor: CURSOR_AFTER_R8, has_more: true, total: null, total_at_least: null },
     });
   });
 
   it('logs: filters, alone and combined, with the cursor', async () => {
     const list = (data: unknown[], total: number | null = null, next_cursor: string | null = null) => ({
       status: 200,
-      body: { object: 'list', data, next_cursor, has_more: next_cursor !== null, total },
+      body: { object: 'list', data, next_cursor, has_more: next_cursor !== null, total, total_at_least: null },
     });
     expect(await call('/api/logs?model=beta&total=1')).toEqual(list([ROWS[12], ROWS[9], ROWS[7], ROWS[2]], 4));
     expect(await call('/api/logs?outcome=cancelled')).toEqual(list([ROWS[9], ROWS[4]]));

@@ -13,7 +13,24 @@ export interface LogsQuery {
   search?: string | undefined;
   /** Keyset cursor: the (request_time, id) of the last row of the previous page. */
   after?: { time: string; id: string } | undefined;
+  /** Count the matching rows too, up to TOTAL_CAP (see `listLogs`). */
   withTotal?: boolean;
+}
+
+/**
+ * `total` is counted only this far. An exact count of a million rows costs a scan of a million
+ * index entries (~50–150 ms) on every first page; counting at most TOTAL_CAP + 1 costs a few ms
+ * whatever the table holds. Beyond the cap `total` is null and `totalAtLeast` says how far it got.
+ */
+export const TOTAL_CAP = 10_000;
+
+export interface LogsPage {
+  rows: LogSummary[];
+  next: { time: string; id: string } | null;
+  /** Exact number of matching rows when asked for and at most TOTAL_CAP; otherwise null. */
+  total: number | null;
+  /** When the count stopped at the cap: more than this many rows match. */
+  totalAtLeast: number | null;
 }
 
 /** The columns a list shows; bodies and chunks stay in the detail view. */
@@ -42,12 +59,13 @@ function ts(dialect: Dialect, d: Date | string) {
   return dialect === 'postgres' ? sql`${iso}::timestamptz` : sql`${iso}`;
 }
 
-/** Newest first, keyset-paginated on (request_time, id) so page N costs the same as page 1. */
-export async function listLogs(
-  db: Kysely<Database>,
-  dialect: Dialect,
-  q: LogsQuery,
-): Promise<{ rows: LogSummary[]; next: { time: string; id: string } | null; total: number | null }> {
+/**
+ * Newest first, keyset-paginated on (request_time, id) so page N costs the same as page 1: the
+ * cursor is a row-value bound, `(request_time, id) < (t, id)`, which both dialects turn into a
+ * range on the indexes ending in (request_time, id) (migration 0003), and the list walks that index
+ * in order and stops after one page, with or without a model or outcome filter.
+ */
+export async function listLogs(db: Kysely<Database>, dialect: Dialect, q: LogsQuery): Promise<LogsPage> {
   const filters = [sql`1 = 1`];
   if (q.model !== undefined) filters.push(sql`model_name = ${q.model}`);
   if (q.outcome !== undefined) filters.push(sql`outcome = ${q.outcome}`);
@@ -62,9 +80,7 @@ export async function listLogs(
     );
   }
   const where = sql.join(filters, sql` AND `);
-  const page = q.after
-    ? sql`AND (request_time < ${ts(dialect, q.after.time)} OR (request_time = ${ts(dialect, q.after.time)} AND id < ${q.after.id}))`
-    : sql``;
+  const page = q.after ? sql`AND (request_time, id) < (${ts(dialect, q.after.time)}, ${q.after.id})` : sql``;
   const cols = sql.join(SUMMARY.map((c) => sql.ref(c)));
   const { rows } = await sql<Record<string, unknown>>`
     SELECT ${cols} FROM request_logs WHERE ${where} ${page}
@@ -74,11 +90,15 @@ export async function listLogs(
   const last = decoded.at(-1);
   const next = rows.length > q.limit && last ? { time: last.request_time, id: last.id } : null;
   let total: number | null = null;
+  let totalAtLeast: number | null = null;
   if (q.withTotal) {
-    const { rows: c } = await sql<{ n: unknown }>`SELECT count(*) AS n FROM request_logs WHERE ${where}`.execute(db);
-    total = Number(c[0]?.n ?? 0);
+    const { rows: c } = await sql<{ n: unknown }>`
+      SELECT count(*) AS n FROM (SELECT 1 FROM request_logs WHERE ${where} LIMIT ${TOTAL_CAP + 1}) capped`.execute(db);
+    const n = Number(c[0]?.n ?? 0);
+    if (n > TOTAL_CAP) totalAtLeast = TOTAL_CAP;
+    else total = n;
   }
-  return { rows: decoded, next, total };
+  return { rows: decoded, next, total, totalAtLeast };
 }
 
 export async function getLog(

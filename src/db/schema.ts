@@ -206,11 +206,12 @@ export const TABLE_COLUMNS = {
 /** Index name → indexed columns, in order, as the migrations leave them (primary keys aside). */
 export const TABLE_INDEXES = {
   request_logs: {
-    ix_request_logs_request_time: ['request_time'],
-    ix_request_logs_model_name: ['model_name'],
-    ix_request_logs_outcome: ['outcome'],
+    // Migration 0003: the /api/logs orders (newest first, keyset on request_time, id), plain or
+    // filtered by model or outcome; they replaced 0001's request_time, outcome and model_name ones.
+    ix_request_logs_request_time_id: ['request_time', 'id'],
+    ix_request_logs_outcome_request_time_id: ['outcome', 'request_time', 'id'],
+    ix_request_logs_model_name_request_time_id: ['model_name', 'request_time', 'id'],
     ix_request_logs_created_at: ['created_at'],
-    ix_request_logs_model_name_request_time: ['model_name', 'request_time'],
     ix_request_logs_client_key: ['client_key'],
   },
   error_logs: {

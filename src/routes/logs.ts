@@ -29,9 +29,9 @@ export function logsRoutes(deps: AppDeps): Hono {
     if (!source) return unavailable();
     const parsed = parseLogsQuery(new URL(c.req.url).searchParams);
     if (parsed instanceof ProxyError) return errorResponse(parsed);
-    const { rows, next, total } = await listLogs(source.db, source.dialect, parsed);
+    const { rows, next, total, totalAtLeast } = await listLogs(source.db, source.dialect, parsed);
     const cursor = next ? Buffer.from(JSON.stringify([next.time, next.id])).toString('base64url') : null;
-    return c.json({ object: 'list', data: rows, next_cursor: cursor, has_more: cursor !== null, total });
+    return c.json({ object: 'list', data: rows, next_cursor: cursor, has_more: cursor !== null, total, total_at_least: totalAtLeast });
   });
 
   app.get('/api/logs/:id', async (c) => {

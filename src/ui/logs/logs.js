@@ -17,6 +17,7 @@ const state = {
   cursor: null,
   shown: 0,
   total: null,
+  totalAtLeast: null,
   seq: 0,
   detailSeq: 0,
   models: new Set(),
@@ -148,6 +149,7 @@ async function loadList({ append = false } = {}) {
       body.replaceChildren();
       state.shown = 0;
       state.total = page.total;
+      state.totalAtLeast = page.total_at_least ?? null;
     }
     body.append(...page.data.map(row));
     state.shown += page.data.length;
@@ -155,7 +157,11 @@ async function loadList({ append = false } = {}) {
     if (state.shown === 0) body.replaceChildren(emptyRow('No requests match these filters'));
     more.hidden = !page.has_more;
     $('count').textContent =
-      state.total === null ? `(${fmtInt(state.shown)})` : `(${fmtInt(state.shown)} of ${fmtInt(state.total)})`;
+      state.total !== null
+        ? `(${fmtInt(state.shown)} of ${fmtInt(state.total)})`
+        : state.totalAtLeast !== null
+          ? `(${fmtInt(state.shown)} of ${fmtInt(state.totalAtLeast)}+)`
+          : `(${fmtInt(state.shown)})`;
     for (const r of page.data) state.models.add(r.model_name);
     renderModelNames();
     markSelected();
