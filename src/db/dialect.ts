@@ -26,6 +26,9 @@ import type { Insertable } from 'kysely';
 
 export type Dialect = 'sqlite' | 'postgres';
 
+/** Name of the Unicode-aware lower() every SQLite connection of ours has (factory.ts). */
+export const UNICODE_LOWER = 'yallmp_lower';
+
 const SQL_TYPES: { readonly [D in Dialect]: { readonly [K in ColumnKind]: string } } = {
   postgres: {
     uuid: 'uuid',

@@ -13,7 +13,7 @@ import pg from 'pg';
 import { Kysely, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
 import type { DialectAdapter } from 'kysely';
 import type { DatabaseConfig } from '../config/types.ts';
-import type { Dialect } from './dialect.ts';
+import { UNICODE_LOWER, type Dialect } from './dialect.ts';
 import type { Database } from './schema.ts';
 
 export type SqliteConnection = SqliteDatabase.Database;
@@ -63,6 +63,9 @@ export function openSqliteRaw(file: string, rootDir: string = PROJECT_ROOT): Sql
   conn.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   // Off by default in SQLite; without it error_logs.request_log_id's ON DELETE SET NULL is inert.
   conn.pragma('foreign_keys = ON');
+  // SQLite's lower() and LIKE fold ASCII only; PostgreSQL's ILIKE folds every letter (É/é).
+  // Searches with non-ASCII text use this, so both dialects find the same rows.
+  conn.function(UNICODE_LOWER, { deterministic: true }, (value: unknown) => (typeof value === 'string' ? value.toLowerCase() : value));
   return conn;
 }
 

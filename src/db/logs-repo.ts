@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { decodeRow, type Dialect } from './dialect.ts';
+import { UNICODE_LOWER, decodeRow, type Dialect } from './dialect.ts';
 import { ERROR_LOG_COLUMNS, REQUEST_LOG_COLUMNS, type Database, type ErrorLogRow, type RequestLogRow } from './schema.ts';
 
 export interface LogsQuery {
@@ -59,6 +59,20 @@ function ts(dialect: Dialect, d: Date | string) {
   return dialect === 'postgres' ? sql`${iso}::timestamptz` : sql`${iso}`;
 }
 
+const NON_ASCII = /[^\u0000-\u007f]/;
+
+/**
+ * Case-insensitive LIKE on `e.error_message`, the same on both dialects: PostgreSQL's ILIKE folds
+ * every letter; SQLite's LIKE only ASCII ones, so a non-ASCII search lowers both sides with our
+ * Unicode-aware function first (a per-row call, paid only by such searches).
+ */
+function matches(dialect: Dialect, pattern: string) {
+  if (dialect === 'postgres') return sql`e.error_message ILIKE ${pattern} ESCAPE '\\'`;
+  if (!NON_ASCII.test(pattern)) return sql`e.error_message LIKE ${pattern} ESCAPE '\\'`;
+  const lower = sql.raw(UNICODE_LOWER);
+  return sql`${lower}(e.error_message) LIKE ${lower}(${pattern}) ESCAPE '\\'`;
+}
+
 /**
  * Newest first, keyset-paginated on (request_time, id) so page N costs the same as page 1: the
  * cursor is a row-value bound, `(request_time, id) < (t, id)`, which both dialects turn into a
@@ -74,10 +88,7 @@ export async function listLogs(db: Kysely<Database>, dialect: Dialect, q: LogsQu
   if (q.end) filters.push(sql`request_time < ${ts(dialect, q.end)}`);
   if (q.search) {
     const pattern = `%${q.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    const like = dialect === 'postgres' ? sql`ILIKE` : sql`LIKE`;
-    filters.push(
-      sql`EXISTS (SELECT 1 FROM error_logs e WHERE e.request_log_id = request_logs.id AND e.error_message ${like} ${pattern} ESCAPE '\\')`,
-    );
+    filters.push(sql`EXISTS (SELECT 1 FROM error_logs e WHERE e.request_log_id = request_logs.id AND ${matches(dialect, pattern)})`);
   }
   const where = sql.join(filters, sql` AND `);
   const page = q.after ? sql`AND (request_time, id) < (${ts(dialect, q.after.time)}, ${q.after.id})` : sql``;
@@ -110,7 +121,15 @@ export async function getLog(
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return null;
   const row = await db.selectFrom('request_logs').selectAll().where('id', '=', id).executeTakeFirst();
   if (!row) return null;
-  const errs = await db.selectFrom('error_logs').selectAll().where('request_log_id', '=', id).orderBy('timestamp').execute();
+  // Ties on timestamp are broken by id (derived from the request id and the error's position,
+  // rows.ts), so both dialects list them in the same order.
+  const errs = await db
+    .selectFrom('error_logs')
+    .selectAll()
+    .where('request_log_id', '=', id)
+    .orderBy('timestamp')
+    .orderBy('id')
+    .execute();
   return {
     request: decodeRow(dialect, REQUEST_LOG_COLUMNS, row as Record<string, unknown>) as RequestLogRow,
     errors: errs.map((e) => decodeRow(dialect, ERROR_LOG_COLUMNS, e as Record<string, unknown>) as ErrorLogRow),
