@@ -3,8 +3,8 @@
  * No defaults here: they were all applied by `schema.ts`.
  */
 import { isAbsolute, resolve } from 'node:path';
-import type { ModelEntry, Settings } from './schema.ts';
-import type { BackendConfig, ParameterRule, ProxyConfig } from './types.ts';
+import type { ModelEntry, ParsersSettings, Settings } from './schema.ts';
+import type { BackendConfig, ParameterRule, ParsersConfig, ParsingConfig, ProxyConfig } from './types.ts';
 
 /**
  * The original's `extract_target_model`: an explicit `target_model` / `forward_model` wins; else
@@ -49,7 +49,40 @@ export function toBackend(
     parameters,
     source,
     missingEnv,
+    ...(entry.parsers ? { parsers: toParsers(entry.parsers) } : {}),
   };
+}
+
+export function toParsers(p: ParsersSettings): ParsersConfig {
+  const pu = p.parse_unparsed;
+  const sw = p.swap_reasoning_content;
+  return {
+    enabled: p.enabled,
+    response: p.response,
+    paths: p.paths,
+    maxHeldChars: p.max_held_chars,
+    parseUnparsed: {
+      parseThinking: pu.parse_thinking,
+      parseToolCalls: pu.parse_tool_calls,
+      thinkTag: pu.think_tag,
+      toolTag: pu.tool_tag,
+    },
+    swapReasoning: {
+      mode: sw.mode,
+      thinkTag: sw.think_tag,
+      thinkOpen: { prefix: sw.think_open.prefix, suffix: sw.think_open.suffix },
+      thinkClose: { prefix: sw.think_close.prefix, suffix: sw.think_close.suffix },
+      includeNewline: sw.include_newline,
+    },
+  };
+}
+
+/** Omitted when everything is at its default, so a config without parsers carries nothing extra. */
+function toParsing(proxy: Settings['proxy_settings']): { parsing?: ParsingConfig } {
+  const logParsedResponse = proxy.logging.log_parsed_response;
+  const logParsedStream = proxy.logging.log_parsed_stream ?? logParsedResponse;
+  if (!proxy.parsers && !logParsedResponse && !logParsedStream) return {};
+  return { parsing: { global: proxy.parsers ? toParsers(proxy.parsers) : null, logParsedResponse, logParsedStream } };
 }
 
 /** Relative paths in the config are relative to the project root, never to the working directory. */
@@ -114,6 +147,7 @@ export function toProxyConfig(input: {
         intervalMs: db.retention.interval_minutes * 60_000,
       },
     },
+    ...toParsing(proxy),
   });
 }
 

@@ -3,7 +3,7 @@
  *
  * Values may arrive as strings because `${VAR}` substitution always yields strings, so numbers and
  * booleans accept their string spellings. Unknown keys are allowed everywhere (`looseObject`): the
- * original's files carry sections this proxy does not read (`parsers`, `http2`, `forwarder_settings`).
+ * original's files carry sections this proxy does not read (`http2`, `forwarder_settings`).
  */
 import * as v from 'valibot';
 
@@ -66,6 +66,123 @@ const parameterRule = v.looseObject({
 });
 const parameters = v.nullish(v.record(v.string(), parameterRule), {});
 
+/** A mapping whose absence (or YAML `section:` with nothing under it) means "all defaults". */
+const section = <const T extends v.ObjectEntries>(entries: T) =>
+  v.optional(
+    v.pipe(
+      v.unknown(),
+      v.transform((input) => input ?? {}),
+      v.looseObject(entries),
+    ),
+    {},
+  );
+
+/** Response parser names as the original spells them, each mapped to its canonical name. */
+export const PARSER_ALIASES = {
+  parse_unparsed: 'parse_unparsed',
+  parse_unparsed_tags: 'parse_unparsed',
+  parse_tags: 'parse_unparsed',
+  swap_reasoning_content: 'swap_reasoning_content',
+  swap_reasoning: 'swap_reasoning_content',
+} as const;
+export type ParserName = (typeof PARSER_ALIASES)[keyof typeof PARSER_ALIASES];
+
+const SWAP_MODES = {
+  reasoning_to_content: 'reasoning_to_content',
+  to_content: 'reasoning_to_content',
+  'reasoning-to-content': 'reasoning_to_content',
+  content_to_reasoning: 'content_to_reasoning',
+  to_reasoning: 'content_to_reasoning',
+  'content-to-reasoning': 'content_to_reasoning',
+  auto: 'auto',
+} as const;
+
+const listOf = <T extends v.GenericSchema<unknown, unknown>>(item: T) =>
+  v.pipe(
+    v.unknown(),
+    v.transform((input) => (input === null || input === undefined ? [] : typeof input === 'string' ? [input] : input)),
+    v.array(item),
+  );
+
+const parserName = v.pipe(
+  v.string(),
+  v.trim(),
+  v.check((s) => Object.hasOwn(PARSER_ALIASES, s), (issue) =>
+    `Unknown response parser ${JSON.stringify(issue.input)} (expected one of ${Object.keys(PARSER_ALIASES).join(', ')})`),
+  v.transform((s) => PARSER_ALIASES[s as keyof typeof PARSER_ALIASES]),
+);
+
+/** A tag name goes between `<` and `>`; those two and whitespace would make it unmatchable. */
+const tagName = v.pipe(
+  v.string(),
+  v.trim(),
+  v.regex(/^[^<>\s]{1,64}$/, (issue) => `Invalid tag name ${JSON.stringify(issue.input)} (1-64 characters, no <, > or spaces)`),
+);
+
+/** `think_open` / `think_close`: `{prefix, suffix}`, or a string meaning the prefix. */
+const tagWrap = v.pipe(
+  v.unknown(),
+  v.transform((input) => (typeof input === 'string' ? { prefix: input } : input ?? {})),
+  v.looseObject({ prefix: v.nullish(v.string(), ''), suffix: v.nullish(v.string(), '') }),
+);
+
+const parseUnparsedOptions = section({
+  parse_thinking: v.nullish(boolLike, true),
+  parse_tool_calls: v.nullish(boolLike, true),
+  think_tag: v.nullish(tagName, 'think'),
+  tool_tag: v.nullish(tagName, 'tool_call'),
+});
+
+const swapOptions = section({
+  mode: v.pipe(
+    v.nullish(v.string(), 'reasoning_to_content'),
+    v.trim(),
+    v.toLowerCase(),
+    v.check((s) => Object.hasOwn(SWAP_MODES, s), (issue) =>
+      `Unknown mode ${JSON.stringify(issue.input)} (expected reasoning_to_content, content_to_reasoning or auto)`),
+    v.transform((s) => SWAP_MODES[s as keyof typeof SWAP_MODES]),
+  ),
+  think_tag: v.nullish(tagName, 'think'),
+  think_open: v.optional(tagWrap, {}),
+  think_close: v.optional(tagWrap, {}),
+  include_newline: v.nullish(boolLike, true),
+});
+
+/**
+ * `proxy_settings.parsers` and a model's own `parsers`: same shape, but `enabled` defaults to
+ * false globally and to true on a model. Option blocks may be named by the canonical name or an
+ * alias (the canonical one wins). Unknown parser names and modes are errors, not skipped.
+ */
+const parsersBlock = (enabledByDefault: boolean) =>
+  v.pipe(
+    v.unknown(),
+    v.transform((input) => input ?? {}),
+    v.looseObject({
+      enabled: v.nullish(boolLike, enabledByDefault),
+      response: v.optional(listOf(parserName), []),
+      paths: v.nullish(listOf(v.string()), ['/chat/completions']),
+      /** A `<tool_call>` block (or leading whitespace) held longer than this is let through as text. */
+      max_held_chars: v.nullish(positiveInt, 65_536),
+      parse_unparsed: v.optional(parseUnparsedOptions),
+      parse_unparsed_tags: v.optional(parseUnparsedOptions),
+      parse_tags: v.optional(parseUnparsedOptions),
+      swap_reasoning_content: v.optional(swapOptions),
+      swap_reasoning: v.optional(swapOptions),
+    }),
+    v.transform((p) => ({
+      enabled: p.enabled,
+      // parse_unparsed always runs first (the original reorders the same way); duplicates collapse.
+      response: [...new Set(p.response)].sort((a, b) => (a === b ? 0 : a === 'parse_unparsed' ? -1 : 1)),
+      paths: p.paths.filter((path) => path !== ''),
+      max_held_chars: p.max_held_chars,
+      parse_unparsed: p.parse_unparsed ?? p.parse_unparsed_tags ?? p.parse_tags ?? v.parse(parseUnparsedOptions, {}),
+      swap_reasoning_content: p.swap_reasoning_content ?? p.swap_reasoning ?? v.parse(swapOptions, {}),
+    })),
+  );
+export const globalParsersSchema = parsersBlock(false);
+export const modelParsersSchema = parsersBlock(true);
+export type ParsersSettings = v.InferOutput<typeof globalParsersSchema>;
+
 /** A model entry as written, before `extends` resolution: only what inheritance itself needs. */
 export const rawModelEntrySchema = v.looseObject({
   model_name: nonEmptyString,
@@ -89,15 +206,19 @@ export const modelEntrySchema = v.pipe(
       request_timeout: v.nullish(v.pipe(numberLike, v.gtValue(0)), 60),
       supports_reasoning: v.nullish(boolLike, false),
       parameters,
+      parsers: v.optional(modelParsersSchema),
     }),
     parameters,
+    parsers: v.optional(modelParsersSchema),
   }),
   // The original read only entry-level `parameters` while its shipped config nested them under
   // `model_params`; both are honoured and the entry level wins per key.
-  v.transform(({ model_params: { parameters: nested, ...params }, parameters: top, ...entry }) => ({
+  // `parsers` likewise (the original's alternative location); the entry level wins whole.
+  v.transform(({ model_params: { parameters: nested, parsers: nestedParsers, ...params }, parameters: top, parsers, ...entry }) => ({
     ...entry,
     model_params: params,
     parameters: { ...nested, ...top },
+    parsers: parsers ?? nestedParsers,
   })),
 );
 
@@ -108,17 +229,6 @@ const fallbackTargets = v.pipe(
 );
 /** `[{primary: [fb1, fb2]}, {other: fb}]`; a map may hold several primaries. */
 export const fallbacksSchema = v.nullish(v.array(v.record(v.string(), fallbackTargets)), []);
-
-/** A mapping whose absence (or YAML `section:` with nothing under it) means "all defaults". */
-const section = <const T extends v.ObjectEntries>(entries: T) =>
-  v.optional(
-    v.pipe(
-      v.unknown(),
-      v.transform((input) => input ?? {}),
-      v.looseObject(entries),
-    ),
-    {},
-  );
 
 const routerSettings = section({
   num_retries: v.nullish(positiveInt, 1),
@@ -154,7 +264,11 @@ const proxySettings = section({
       v.array(v.pipe(nonEmptyString, v.toLowerCase())),
       [],
     ),
+    log_parsed_response: v.nullish(boolLike, false),
+    // No default here: absence means "same as log_parsed_response" (applied in build.ts).
+    log_parsed_stream: v.nullish(boolLike),
   }),
+  parsers: v.optional(globalParsersSchema),
 });
 
 const database = section({

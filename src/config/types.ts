@@ -26,6 +26,48 @@ export interface BackendConfig {
   readonly source: 'default' | 'added';
   /** Env variables this entry referenced that were unset; requesting the model is then an error. */
   readonly missingEnv: readonly string[];
+  /** The entry's own response parsers: replace the global ones for this backend. Absent: use the global ones. */
+  readonly parsers?: ParsersConfig;
+}
+
+export type ParserName = 'parse_unparsed' | 'swap_reasoning_content';
+
+export interface ParseUnparsedOptions {
+  readonly parseThinking: boolean;
+  readonly parseToolCalls: boolean;
+  readonly thinkTag: string;
+  readonly toolTag: string;
+}
+
+export interface SwapReasoningOptions {
+  readonly mode: 'reasoning_to_content' | 'content_to_reasoning' | 'auto';
+  readonly thinkTag: string;
+  readonly thinkOpen: { readonly prefix: string; readonly suffix: string };
+  readonly thinkClose: { readonly prefix: string; readonly suffix: string };
+  readonly includeNewline: boolean;
+}
+
+/** One parser configuration: `proxy_settings.parsers` or a model entry's `parsers`. */
+export interface ParsersConfig {
+  readonly enabled: boolean;
+  /** Canonical names, `parse_unparsed` first, no duplicates. */
+  readonly response: readonly ParserName[];
+  /** Substrings of the request path the parsers apply to; empty: every path. */
+  readonly paths: readonly string[];
+  /** A tool-call block (or leading whitespace) longer than this many characters is let through as text. */
+  readonly maxHeldChars: number;
+  readonly parseUnparsed: ParseUnparsedOptions;
+  readonly swapReasoning: SwapReasoningOptions;
+}
+
+/** Global parser settings; absent from ProxyConfig when they are all at their defaults. */
+export interface ParsingConfig {
+  /** `proxy_settings.parsers`, or null when the section is absent. */
+  readonly global: ParsersConfig | null;
+  /** Keep the rewritten non-stream body in the record (`log_parsed_response`). */
+  readonly logParsedResponse: boolean;
+  /** Keep the rewritten stream chunks in the record (`log_parsed_stream`, default: log_parsed_response). */
+  readonly logParsedStream: boolean;
 }
 
 export interface DatabaseConfig {
@@ -101,4 +143,6 @@ export interface ProxyConfig {
   readonly retry: RetryConfig;
   readonly logging: LoggingConfig;
   readonly database: DatabaseConfig;
+  /** Response parsers and their logging; absent means no global parsers and no parsed logging. */
+  readonly parsing?: ParsingConfig;
 }

@@ -2,6 +2,7 @@ import type {
   BackendAttempt,
   ErrorType,
   Outcome,
+  ParsedResponse,
   RecordedError,
   RequestRecord,
   RequestSink,
@@ -58,6 +59,7 @@ export class RequestRecorder {
   private firstByteMs: number | null = null;
   private responseBody: string | null = null;
   private stream: (() => StreamCapture) | null = null;
+  private parsed: (() => ParsedResponse) | null = null;
   private done = false;
 
   constructor(init: RecorderInit) {
@@ -143,6 +145,11 @@ export class RequestRecorder {
     this.stream = capture;
   }
 
+  /** What a response parser sent the client; read once at finalize (a stream's capture is live). */
+  attachParsed(capture: () => ParsedResponse): void {
+    this.parsed = capture;
+  }
+
   setResponse(status: number, backendName: string | null): void {
     this.statusCode = status;
     this.backendName = backendName;
@@ -187,6 +194,7 @@ export class RequestRecorder {
       durationMs: Math.round(this.elapsedMs() * 100) / 100,
       ttfbMs: this.firstByteMs === null ? null : Math.round(this.firstByteMs * 100) / 100,
       responseBody: this.responseBody,
+      ...(this.parsed ? { parsed: this.parsed() } : {}),
     };
     try {
       this.init.sink.publish(record);

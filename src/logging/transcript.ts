@@ -1,4 +1,4 @@
-import type { BackendAttempt, RecordedError, RequestRecord, Usage } from './types.ts';
+import type { BackendAttempt, ParsedResponse, RecordedError, RequestRecord, Usage } from './types.ts';
 
 /*
  * The two renderings of a finished record that the file sink writes: the `.json` snapshot (machine-
@@ -23,7 +23,8 @@ export function renderTranscript(record: RequestRecord): string {
   lines.push(record.body === null || record.body === undefined ? '(empty)' : formatValue(record.body));
 
   const streamed = record.streamChunks.length > 0 || record.streamChunksDropped > 0;
-  const finalBody = streamed ? null : record.responseBody;
+  // With a parsed response the upstream body is not what the client got: it stays with its attempt.
+  const finalBody = streamed || record.parsed ? null : record.responseBody;
   for (const attempt of record.attempts) pushAttempt(lines, record.method, attempt, finalBody);
 
   if (streamed) {
@@ -37,6 +38,8 @@ export function renderTranscript(record: RequestRecord): string {
     lines.push(record.isStream ? '--- response body' : '--- response body (non-stream)');
     lines.push(formatText(finalBody));
   }
+
+  if (record.parsed) pushParsed(lines, record.parsed);
 
   if (record.errors.length) {
     lines.push('--- errors');
@@ -67,6 +70,7 @@ export function toSnapshot(r: RequestRecord): Record<string, unknown> {
     finish_reason: r.finishReason,
     duration_ms: r.durationMs,
     ttfb_ms: r.ttfbMs,
+    ...(r.parsed ? { parsed_response: { body: r.parsed.body, stream_chunks: r.parsed.chunks, stream_chunks_dropped: r.parsed.chunksDropped } } : {}),
     attempts: r.attempts.map((a) => ({
       backend: a.backend,
       attempt: a.attempt,
@@ -105,6 +109,17 @@ function pushAttempt(lines: string[], method: string, a: BackendAttempt, finalBo
     lines.push('response body:');
     lines.push(formatText(a.responseBody));
   }
+}
+
+function pushParsed(lines: string[], p: ParsedResponse): void {
+  if (p.body !== null) {
+    lines.push('--- parsed response (sent to the client)');
+    lines.push(formatText(p.body));
+    return;
+  }
+  lines.push(`--- parsed stream (sent to the client; ${p.chunks.length} captured, ${p.chunksDropped} dropped)`);
+  const text = p.chunks.join('');
+  if (text) lines.push(text.endsWith('\n') ? text.slice(0, -1) : text);
 }
 
 function pushHeaders(lines: string[], headers: Readonly<Record<string, string>>, indent = ''): void {

@@ -95,6 +95,19 @@ export interface RequestRecord {
   readonly ttfbMs: number | null;
   /** Non-stream response body as sent to the client (capped), for the human-readable log. */
   readonly responseBody: string | null;
+  /**
+   * What the client got when a response parser rewrote the answer (`log_parsed_response` /
+   * `log_parsed_stream`); `responseBody` / `streamChunks` then hold what the upstream sent.
+   */
+  readonly parsed?: ParsedResponse;
+}
+
+export interface ParsedResponse {
+  /** The rewritten non-stream body (capped), or null for a stream. */
+  readonly body: string | null;
+  /** The rewritten stream as sent, a bounded prefix like `streamChunks`. */
+  readonly chunks: readonly string[];
+  readonly chunksDropped: number;
 }
 
 /** Where finished records go. `publish` must be O(1) and must never throw or block. */

@@ -1,5 +1,5 @@
 import type { ClientSignal } from './client-signal.ts';
-import type { BackendConfig, ProxyConfig } from '../config/types.ts';
+import type { BackendConfig, ParsersConfig, ProxyConfig } from '../config/types.ts';
 import type { RequestRecorder } from '../logging/record.ts';
 import type { HeaderSanitizer } from '../logging/sanitize.ts';
 import type { ErrorType } from '../logging/types.ts';
@@ -7,7 +7,7 @@ import { asBodyInit, chunkSource, concat, extractJsonUsage, decodeCapped, readCa
 import { BODY_DEADLINE_CODE, classifyNetworkError, parseRetryAfter, RETRYABLE_STATUSES } from './classify.ts';
 import { inboundHeaders } from './headers.ts';
 import type { UpstreamPools } from './pools.ts';
-import { relayStream, type RelayEnd } from './relay.ts';
+import { parseBody, relayStream, type RelayEnd } from './relay.ts';
 import { relaySse } from './sse-relay.ts';
 
 export interface AttemptFailure {
@@ -37,6 +37,8 @@ export interface AttemptInput {
   isStream: boolean;
   clientSignal: ClientSignal;
   recorder: RequestRecorder;
+  /** Response parsers for this backend and path (src/parsers/), or null: bytes pass through untouched. */
+  parsers?: ParsersConfig | null;
 }
 
 /** Error bodies are kept only this large: enough for any real error message. */
@@ -201,10 +203,16 @@ async function relayBody(a: AttemptInput, ctx: BodyContext): Promise<AttemptOutc
   }
   recorder.setResponse(ctx.status, backend.name);
   if (read.complete) {
-    const body = concat(read.chunks, read.bytes);
+    const upstreamBody = concat(read.chunks, read.bytes);
+    const parsed = a.parsers ? parseBody(a.parsers, ctx.headers, upstreamBody, recorder) : null;
+    const body = parsed ?? upstreamBody;
     if (a.detail) {
-      const text = decodeCapped([body], a.config.logging.maxBodyBytes);
+      const text = decodeCapped([upstreamBody], a.config.logging.maxBodyBytes);
       ctx.run.note(ctx.status, { ttfbMs: ctx.ttfbMs, headers: ctx.headers, body: text });
+      if (parsed && a.config.parsing?.logParsedResponse) {
+        const parsedText = decodeCapped([parsed], a.config.logging.maxBodyBytes);
+        recorder.attachParsed(() => ({ body: parsedText, chunks: [], chunksDropped: 0 }));
+      }
       if ((ctx.headers['content-type'] ?? '').includes('json')) {
         const usage = extractJsonUsage(body);
         recorder.setUsage(usage.usage, usage.finishReason);

@@ -3,6 +3,7 @@ import type { BackendConfig, ProxyConfig } from '../config/types.ts';
 import type { RequestRecorder } from '../logging/record.ts';
 import type { HeaderSanitizer, HeaderSource } from '../logging/sanitize.ts';
 import { errors } from '../openai/errors.ts';
+import { parsersFor } from '../parsers/config.ts';
 import { buildUpstreamBody, type JsonObject } from '../routing/body.ts';
 import { attemptOnce, type AttemptFailure } from './attempt.ts';
 import { backoffDelay } from './classify.ts';
@@ -61,6 +62,7 @@ export async function forward(deps: ForwardDeps, req: ForwardRequest): Promise<R
     const target = upstreamTarget(deps.pools.base(backend), req.path, req.query);
     const body = buildUpstreamBody(backend, req.payload, req.raw, { isStream: req.isStream, isChat });
     const headers = outboundHeaders(req.headers, { apiKey: backend.apiKey, isStream: req.isStream });
+    const parsers = parsersFor(config, backend, req.path);
     tried.push(backend.name);
 
     for (let attempt = 1; attempt <= config.numRetries; attempt++) {
@@ -78,6 +80,7 @@ export async function forward(deps: ForwardDeps, req: ForwardRequest): Promise<R
         isStream: req.isStream,
         clientSignal: req.clientSignal,
         recorder,
+        parsers,
       });
       if (outcome.kind === 'response') return outcome.response;
       if (outcome.kind === 'cancelled') throw new ClientCancelled();

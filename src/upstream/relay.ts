@@ -1,3 +1,6 @@
+import type { ParsersConfig } from '../config/types.ts';
+import type { RequestRecorder } from '../logging/record.ts';
+import { rewriteBody } from '../parsers/config.ts';
 import type { ClientSignal } from './client-signal.ts';
 import type { ChunkSource } from './body.ts';
 import { classifyNetworkError } from './classify.ts';
@@ -6,6 +9,14 @@ import { classifyNetworkError } from './classify.ts';
 export interface ChunkObserver {
   push(chunk: Uint8Array): void;
   end(): void;
+}
+
+/** Rewrites the stream on its way to the client (response parsers); the observer still sees the upstream bytes. */
+export interface ChunkTransform {
+  /** Output for one upstream chunk, or null when it is all held back for now. */
+  push(chunk: Uint8Array): Uint8Array | null;
+  /** The upstream ended (or failed): whatever is still held. */
+  end(): Uint8Array | null;
 }
 
 export type RelayEnd =
@@ -23,6 +34,7 @@ export interface RelayOptions {
   /** Written as the last event when the upstream fails after the first byte (SSE only). */
   errorEvent?: (message: string, type: string) => Uint8Array;
   onFirstChunk?: () => void;
+  transform?: ChunkTransform;
   /** The client's signal: an upstream error caused by the client leaving is a cancel, not a failure. */
   clientSignal?: ClientSignal;
   onEnd: (end: RelayEnd) => void;
@@ -50,6 +62,8 @@ export function relayStream(opts: RelayOptions): ReadableStream<Uint8Array> {
     }
     if (observe) opts.observer?.push(chunk);
   };
+
+  if (opts.transform) return transformedStream(opts, opts.transform, end);
 
   return new ReadableStream<Uint8Array>(
     {
@@ -94,4 +108,105 @@ export function relayStream(opts: RelayOptions): ReadableStream<Uint8Array> {
     },
     { highWaterMark: 0 },
   );
+}
+
+/**
+ * `relayStream` with a transform in the way: a kept apart copy so the plain relay above stays as
+ * lean as it was. A pull reads upstream chunks until the transform has something for the client
+ * (a pull that enqueues nothing would never be called again).
+ */
+function transformedStream(opts: RelayOptions, transform: ChunkTransform, end: (result: RelayEnd) => void): ReadableStream<Uint8Array> {
+  let heldIndex = 0;
+  let done = false;
+  let first = true;
+  // A transform that throws must cost neither the stream nor the record: the rest goes through raw.
+  let failed = false;
+  const apply = (step: () => Uint8Array | null, raw: Uint8Array | null): Uint8Array | null => {
+    if (failed) return raw;
+    try {
+      return step();
+    } catch {
+      failed = true;
+      return raw;
+    }
+  };
+  const send = (controller: ReadableStreamDefaultController<Uint8Array>, out: Uint8Array | null): boolean => {
+    if (out === null || out.byteLength === 0) return false;
+    controller.enqueue(out);
+    if (first) {
+      first = false;
+      opts.onFirstChunk?.();
+    }
+    return true;
+  };
+
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        for (;;) {
+          if (heldIndex < opts.held.length) {
+            const chunk = opts.held[heldIndex++]!;
+            if (opts.observeHeld ?? true) opts.observer?.push(chunk);
+            if (send(controller, apply(() => transform.push(chunk), chunk))) return;
+            continue;
+          }
+          let result: IteratorResult<Uint8Array>;
+          try {
+            result = await opts.source.next();
+          } catch (err) {
+            if (done) return;
+            done = true;
+            if (opts.clientSignal?.aborted) {
+              end({ kind: 'cancelled' });
+              return;
+            }
+            const failure = classifyNetworkError(err);
+            opts.observer?.end();
+            try {
+              send(controller, apply(() => transform.end(), null));
+              if (opts.errorEvent) controller.enqueue(opts.errorEvent(failure.message, failure.type));
+              controller.close();
+            } catch {
+              // The client went away at the same moment; nothing left to tell it.
+            }
+            end({ kind: 'failed', type: failure.type, message: failure.message });
+            return;
+          }
+          if (done) return;
+          if (result.done) {
+            done = true;
+            opts.observer?.end();
+            send(controller, apply(() => transform.end(), null));
+            controller.close();
+            end({ kind: 'complete' });
+            return;
+          }
+          opts.observer?.push(result.value);
+          const chunk = result.value;
+          if (send(controller, apply(() => transform.push(chunk), chunk))) return;
+        }
+      },
+      cancel() {
+        done = true;
+        opts.source.destroy();
+        end({ kind: 'cancelled' });
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/**
+ * A buffered non-stream body through the response parsers: only a JSON object (as the original,
+ * by content-type). Null leaves the upstream bytes as they are; a parser failure is recorded and
+ * the client still gets the upstream's answer.
+ */
+export function parseBody(parsers: ParsersConfig, headers: Record<string, string>, body: Uint8Array, recorder: RequestRecorder): Uint8Array | null {
+  if (!(headers['content-type'] ?? '').toLowerCase().includes('application/json')) return null;
+  try {
+    return rewriteBody(parsers, body);
+  } catch (err) {
+    recorder.addError('internal_error', `response parser failed, upstream body relayed as is: ${(err as Error)?.message ?? String(err)}`);
+    return null;
+  }
 }

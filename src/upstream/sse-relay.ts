@@ -1,3 +1,4 @@
+import { createParserStream } from '../parsers/config.ts';
 import { readUntilFirstEvent } from '../sse/first-event.ts';
 import { createSseTap } from '../sse/tap.ts';
 import type { AttemptInput, AttemptOutcome, AttemptRun } from './attempt.ts';
@@ -72,12 +73,19 @@ export async function relaySse(ctx: SseContext): Promise<AttemptOutcome> {
         resume: first.resume,
       })
     : null;
-  if (tap) recorder.attachStream(() => tap.state);
+  const logParsed = ctx.detail && config.parsing?.logParsedStream === true;
+  const parser = ctx.parsers
+    ? createParserStream(ctx.parsers, logParsed ? { maxChunks: config.logging.maxStreamChunks, maxBytes: config.logging.maxStreamChunkBytes } : null)
+    : null;
+  // The tap keeps what the upstream sent; finish_reason is the one the client got (`tool_calls` after parsing).
+  if (tap) recorder.attachStream(parser ? () => ({ ...tap.state, finishReason: parser.finishReason ?? tap.state.finishReason }) : () => tap.state);
+  if (parser && logParsed) recorder.attachParsed(() => parser.parsed);
   recorder.setResponse(ctx.status, backend.name);
   const stream = relayStream({
     held: first.chunks,
     source: ctx.source,
     ...(tap ? { observer: tap, observeHeld: false } : {}),
+    ...(parser ? { transform: parser } : {}),
     clientSignal: ctx.clientSignal,
     errorEvent: (message, type) =>
       encoder.encode(

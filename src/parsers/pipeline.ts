@@ -1,0 +1,129 @@
+export type Json = Record<string, unknown>;
+
+/** Leftover output of one choice at the end of a stream. */
+export interface ChoiceDelta {
+  index: number;
+  delta: Json;
+}
+
+/**
+ * One response parser, streaming-first: it sees chat-completion chunks in order and rewrites
+ * their choice deltas in place. A non-stream body goes through the same code as a one-chunk
+ * stream (see body.ts), which is what keeps the two answers identical.
+ */
+export interface Stage {
+  /** Rewrites `chunk` in place; returns chunks to send before it, if any. */
+  process(chunk: Json): Json[] | null;
+  /**
+   * True only when `process` would certainly leave this event data unchanged (checked before
+   * JSON.parse). `mayHaveTag`: the data holds a `<`, plainly or escaped.
+   */
+  canSkip(data: string, mayHaveTag: boolean): boolean;
+  /**
+   * What `process` would make of this event data, done on the text (a key renamed), or null when
+   * that is not certain. Only asked when the data holds one choice and no finish_reason.
+   */
+  rewrite(data: string, mayHaveTag: boolean): string | null;
+  /** End of stream: what the choices that never finished still hold. */
+  finish(): ChoiceDelta[];
+}
+
+export function isObj(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function isText(v: unknown): v is string {
+  return typeof v === 'string' && v !== '';
+}
+
+/** Parsers touch assistant output only; a delta usually names its role once, in the first chunk. */
+export function isAssistant(delta: Json): boolean {
+  return delta.role === undefined || delta.role === null || delta.role === 'assistant';
+}
+
+export function choiceIndex(choice: Json): number {
+  return typeof choice.index === 'number' ? choice.index : 0;
+}
+
+export function appendReasoning(delta: Json, text: string): void {
+  const existing = delta.reasoning_content;
+  delta.reasoning_content = typeof existing === 'string' ? existing + text : text;
+}
+
+/** Sets the delta's content, or removes it when nothing is left. */
+export function setContent(delta: Json, text: string): void {
+  if (text === '') delete delta.content;
+  else delta.content = text;
+}
+
+// A choice other than the first, or a finish_reason: the slow path decides (see canSkip).
+const OTHER_CHOICE = /"index"\s*:\s*[1-9]/;
+const FINISH = /"finish_reason"\s*:\s*(?!null)/;
+
+/** The configured stages in order, with their per-stream state. */
+export class Pipeline {
+  constructor(private readonly stages: readonly Stage[]) {}
+
+  /**
+   * The event data to send without JSON.parse, when that is certain: the data itself (no stage
+   * would change it) or a stage's textual rewrite. Null: take the slow path.
+   */
+  fastPath(data: string): string | null {
+    if (OTHER_CHOICE.test(data) || FINISH.test(data)) return null;
+    const mayHaveTag = data.includes('<') || hasEscapedLt(data);
+    let skip = true;
+    for (const stage of this.stages) {
+      if (!stage.canSkip(data, mayHaveTag)) {
+        skip = false;
+        break;
+      }
+    }
+    if (skip) return data;
+    return this.stages.length === 1 ? this.stages[0]!.rewrite(data, mayHaveTag) : null;
+  }
+
+  /** One upstream chunk in; it (rewritten) and any chunks a stage put before it out, in order. */
+  run(chunk: Json, from = 0): Json[] {
+    let chunks = [chunk];
+    for (let i = from; i < this.stages.length; i++) {
+      const stage = this.stages[i]!;
+      let next: Json[] | null = null;
+      for (let k = 0; k < chunks.length; k++) {
+        const c = chunks[k]!;
+        const before = stage.process(c);
+        if (before) (next ??= chunks.slice(0, k)).push(...before, c);
+        else next?.push(c);
+      }
+      if (next) chunks = next;
+    }
+    return chunks;
+  }
+
+  /** End of stream: each stage's leftovers, wrapped in `envelope`, go through the stages after it. */
+  finish(envelope: Json): Json[] {
+    const out: Json[] = [];
+    this.stages.forEach((stage, i) => {
+      for (const { index, delta } of stage.finish()) {
+        out.push(...this.run({ ...envelope, choices: [{ index, delta, finish_reason: null }] }, i + 1));
+      }
+    });
+    return out;
+  }
+}
+
+/**
+ * Renames the one `"<from>":"…"` key of an event to `to`, or null when the data does not have
+ * exactly one such key with a non-empty string value. Inside a JSON string a quote is escaped, so
+ * `"<from>":` can only be a key.
+ */
+export function renameKey(data: string, from: string, to: string): string | null {
+  const key = `"${from}":"`;
+  const at = data.indexOf(key);
+  if (at < 0 || data.charCodeAt(at + key.length) === 34 || data.indexOf(key, at + key.length) >= 0) return null;
+  return `${data.slice(0, at)}"${to}":"${data.slice(at + key.length)}`;
+}
+
+/** JSON may spell `<` as `\u003c` (Go and some Python servers do): such data takes the slow path. */
+export function hasEscapedLt(data: string): boolean {
+  return data.includes('\\u003c') || data.includes('\\u003C');
+}

@@ -1,0 +1,193 @@
+import { Buffer } from 'node:buffer';
+import type { ParsedResponse } from '../logging/types.ts';
+import { createSseParser, type SseEvent, type SseParser } from '../sse/parser.ts';
+import { isObj, type Json, type Pipeline } from './pipeline.ts';
+
+export interface ParserStreamOptions {
+  pipeline: Pipeline;
+  /** Keep what the client got, bounded like the raw capture; null keeps nothing. */
+  capture: { maxChunks: number; maxBytes: number } | null;
+  /** Longest SSE line / event kept (default 1 MiB); a longer one is dropped, as the tap drops it. */
+  maxLineBytes?: number;
+}
+
+/**
+ * Re-emits an SSE chat-completion stream through the parsers. Each upstream chunk in gives at
+ * most one chunk out (whole events only, so a parser never sees half an event); events no parser
+ * would touch, or touch only by renaming a key, skip JSON entirely, and a chunk of whole events
+ * none of which changed goes out as the same bytes. At `[DONE]`, or at the end of a stream
+ * without it, what the parsers still hold goes out as final chunks carrying the last envelope.
+ * Not JSON, comments and `[DONE]` pass through. A parser that throws switches parsing off for the
+ * rest of the stream: events then pass through as they came.
+ */
+export class ParserStream {
+  /** First finish_reason sent to the client (a parsed tool call turns `stop` into `tool_calls`). */
+  finishReason: string | null = null;
+  private readonly parser: SseParser;
+  private readonly pipeline: Pipeline;
+  private out = '';
+  private lastId: string | undefined;
+  private envelope: Json | null = null;
+  /** The last event's data when it skipped parsing: its envelope is parsed only if needed. */
+  private envelopeData: string | null = null;
+  private finalized = false;
+  private broken = false;
+  /** Some event of the current push was rewritten (or final chunks were added). */
+  private changed = false;
+  private readonly chunks: string[] = [];
+  private capturedBytes = 0;
+  private dropped = 0;
+
+  constructor(private readonly opts: ParserStreamOptions) {
+    this.pipeline = opts.pipeline;
+    this.parser = createSseParser({
+      onEvent: (ev) => this.onEvent(ev),
+      onComment: (text) => {
+        this.out += `:${text}\n\n`;
+      },
+      maxLineBytes: opts.maxLineBytes,
+      dispatchIncompleteAtEnd: true,
+    });
+  }
+
+  /** Bytes for the client for this upstream chunk, or null when everything is held (a partial event or tag). */
+  push(chunk: Uint8Array): Uint8Array | null {
+    const wholeEvents = this.parser.atBoundary;
+    this.changed = false;
+    this.parser.push(chunk);
+    if (wholeEvents && !this.changed && this.out !== '' && this.parser.atBoundary) {
+      // The chunk held whole events only, none of them changed: it is its own re-encoding.
+      this.capture(this.out);
+      this.out = '';
+      return chunk;
+    }
+    return this.take();
+  }
+
+  /** The end of the upstream: a last incomplete event, then whatever the parsers hold. */
+  end(): Uint8Array | null {
+    this.parser.end();
+    this.finalize();
+    return this.take();
+  }
+
+  get parsed(): ParsedResponse {
+    return { body: null, chunks: this.chunks, chunksDropped: this.dropped };
+  }
+
+  private take(): Uint8Array | null {
+    if (this.out === '') return null;
+    const text = this.out;
+    this.out = '';
+    this.capture(text);
+    // Buffer.from is several times cheaper than TextEncoder.encode for short strings (pooled allocation).
+    return Buffer.from(text, 'utf8');
+  }
+
+  private capture(text: string): void {
+    const c = this.opts.capture;
+    if (!c) return;
+    // Length in UTF-16 units bounds the UTF-8 size within 3x; exactness is not worth an encode here.
+    if (this.dropped === 0 && this.chunks.length < c.maxChunks && this.capturedBytes + text.length <= c.maxBytes) {
+      this.capturedBytes += text.length;
+      this.chunks.push(text);
+    } else {
+      this.dropped++;
+    }
+  }
+
+  private onEvent(ev: SseEvent): void {
+    const data = ev.data;
+    if (data.length < 16 && data.trim() === '[DONE]') {
+      this.finalize();
+      this.emit(ev, data);
+      return;
+    }
+    const fast = this.broken ? data : this.pipeline.fastPath(data);
+    if (fast !== null) {
+      if (fast !== data) this.changed = true;
+      this.envelopeData = fast;
+      this.emit(ev, fast);
+      return;
+    }
+    this.changed = true;
+    let json: unknown;
+    try {
+      json = JSON.parse(data);
+    } catch {
+      this.emit(ev, data);
+      return;
+    }
+    if (!isObj(json)) {
+      this.emit(ev, data);
+      return;
+    }
+    let chunks: Json[];
+    try {
+      chunks = this.pipeline.run(json);
+    } catch {
+      this.broken = true;
+      this.emit(ev, data);
+      return;
+    }
+    this.envelope = json;
+    this.envelopeData = null;
+    for (const c of chunks) {
+      this.noteFinish(c);
+      this.emit(ev, JSON.stringify(c));
+    }
+  }
+
+  private finalize(): void {
+    if (this.finalized) return;
+    this.finalized = true;
+    this.changed = true;
+    if (this.broken) return;
+    try {
+      for (const c of this.pipeline.finish(this.lastEnvelope())) {
+        this.noteFinish(c);
+        this.out += `data: ${JSON.stringify(c)}\n\n`;
+      }
+    } catch {
+      this.broken = true;
+    }
+  }
+
+  /** The last chunk's top-level fields minus its choices; usage is nulled so it is not counted twice. */
+  private lastEnvelope(): Json {
+    let last = this.envelope;
+    if (this.envelopeData !== null) {
+      try {
+        const parsed: unknown = JSON.parse(this.envelopeData);
+        if (isObj(parsed)) last = parsed;
+      } catch {
+        // Not JSON: keep the last envelope that was.
+      }
+    }
+    if (!last) return {};
+    const { choices: _choices, ...rest } = last;
+    if ('usage' in rest) rest.usage = null;
+    return rest;
+  }
+
+  private noteFinish(chunk: Json): void {
+    if (this.finishReason !== null || !Array.isArray(chunk.choices)) return;
+    for (const choice of chunk.choices) {
+      if (isObj(choice) && typeof choice.finish_reason === 'string') {
+        this.finishReason = choice.finish_reason;
+        return;
+      }
+    }
+  }
+
+  private emit(ev: SseEvent, data: string): void {
+    let text = ev.event === 'message' ? '' : `event: ${ev.event}\n`;
+    if (ev.id !== undefined && ev.id !== this.lastId) {
+      this.lastId = ev.id;
+      text += `id: ${ev.id}\n`;
+    }
+    if (ev.retry !== undefined) text += `retry: ${ev.retry}\n`;
+    text += data.includes('\n') ? `data: ${data.split('\n').join('\ndata: ')}\n\n` : `data: ${data}\n\n`;
+    this.out += text;
+  }
+}

@@ -1,0 +1,174 @@
+import { describe, expect, it } from 'vitest';
+import { createParserStream, rewriteBody } from '../src/parsers/config.ts';
+import type { ParsersConfig } from '../src/config/types.ts';
+import {
+  accumulate, completionChoices, completionFromStream, loadCases, parsersFrom, sseData, type ExpectedChoice,
+} from './fixtures/parsers/corpus.ts';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const cases = loadCases();
+
+/** The parsed stream a client receives when the upstream's bytes arrive in `pieces`. */
+function streamThrough(parsers: ParsersConfig, pieces: readonly Uint8Array[]): string {
+  const stream = createParserStream(parsers, null);
+  let out = '';
+  for (const piece of pieces) {
+    const bytes = stream.push(piece);
+    if (bytes) out += decoder.decode(bytes);
+  }
+  const rest = stream.end();
+  if (rest) out += decoder.decode(rest);
+  return out;
+}
+
+function nonStream(parsers: ParsersConfig, sse: string): ExpectedChoice[] {
+  const body = encoder.encode(JSON.stringify(completionFromStream(sse)));
+  const rewritten = rewriteBody(parsers, body);
+  if (!rewritten) throw new Error('body not rewritten');
+  return completionChoices(JSON.parse(decoder.decode(rewritten)) as Record<string, unknown>);
+}
+
+/** Content pieces → a minimal upstream stream (role chunk, one chunk per piece, finish, [DONE]). */
+function contentStream(pieces: readonly string[], finish = 'stop'): string {
+  const env = { id: 'chatcmpl-split', object: 'chat.completion.chunk', created: 1, model: 'm' };
+  const ev = (delta: object, finish_reason: string | null) =>
+    `data: ${JSON.stringify({ ...env, choices: [{ index: 0, delta, finish_reason }] })}\n\n`;
+  return [ev({ role: 'assistant', content: '' }, null), ...pieces.map((p) => ev({ content: p }, null)), ev({}, finish), 'data: [DONE]\n\n'].join('');
+}
+
+describe('recorded streams: streamed and non-streamed answers are the same and as expected', () => {
+  for (const c of cases) {
+    it(c.name, () => {
+      const bytes = encoder.encode(c.sse);
+      const whole = streamThrough(c.parsers, [bytes]);
+      expect(accumulate(sseData(whole))).toEqual(c.expected);
+      expect(nonStream(c.parsers, c.sse)).toEqual(c.expected);
+
+      // The same bytes split in two at every byte boundary, and one byte at a time, give the same stream.
+      for (let k = 1; k < bytes.length; k++) {
+        expect(streamThrough(c.parsers, [bytes.subarray(0, k), bytes.subarray(k)])).toBe(whole);
+      }
+      expect(streamThrough(c.parsers, [...bytes].map((b) => Uint8Array.of(b)))).toBe(whole);
+    });
+  }
+
+  it('every output event is well-formed and keeps the upstream envelope; usage and [DONE] come once, last', () => {
+    for (const c of cases) {
+      const data = sseData(streamThrough(c.parsers, [encoder.encode(c.sse)]));
+      expect(data.at(-1), c.name).toBe('[DONE]');
+      expect(data.filter((d) => d === '[DONE]'), c.name).toHaveLength(1);
+      const upstream = JSON.parse(sseData(c.sse)[0]!) as Record<string, unknown>;
+      const chunks = data.slice(0, -1).map((d) => JSON.parse(d) as Record<string, unknown>);
+      for (const chunk of chunks) {
+        expect(chunk, c.name).toMatchObject({
+          id: upstream.id,
+          object: 'chat.completion.chunk',
+          created: 1767225600,
+          model: 'glm-4.6',
+          system_fingerprint: 'fp_rec1',
+        });
+      }
+      const withUsage = chunks.filter((chunk) => chunk.usage !== null && chunk.usage !== undefined);
+      expect(withUsage, c.name).toEqual([chunks.at(-1)]);
+      expect(withUsage[0]!.usage).toEqual({ prompt_tokens: 21, completion_tokens: 34, total_tokens: 55 });
+    }
+  });
+});
+
+describe('tags split at every character boundary of the content', () => {
+  const parsers = parsersFrom({ response: ['parse_unparsed'] });
+  const content =
+    ' <think>weigh it</think>Sure.<tool_call>get_weather<arg_key>city</arg_key><arg_value>Oslo</arg_value></tool_call>' +
+    '<tool_call>{"name":"ping","arguments":"{\\"n\\":1}"}</tool_call> bye';
+  const expected: ExpectedChoice[] = [
+    {
+      index: 0,
+      content: ' Sure. bye',
+      reasoning_content: 'weigh it',
+      tool_calls: [
+        { id: 'call_0_0', type: 'function', name: 'get_weather', arguments: '{"city":"Oslo"}' },
+        { id: 'call_0_1', type: 'function', name: 'ping', arguments: '{"n":1}' },
+      ],
+      finish_reason: 'tool_calls',
+    },
+  ];
+
+  it('gives the hand-written answer whole, streamed and non-streamed', () => {
+    const sse = contentStream([content]);
+    expect(accumulate(sseData(streamThrough(parsers, [encoder.encode(sse)])))).toEqual(expected);
+    expect(nonStream(parsers, sse)).toEqual(expected);
+  });
+
+  it('gives the same answer for every two-piece split and for one character per chunk', () => {
+    for (let k = 1; k < content.length; k++) {
+      const sse = contentStream([content.slice(0, k), content.slice(k)]);
+      expect(accumulate(sseData(streamThrough(parsers, [encoder.encode(sse)]))), `split at ${k}`).toEqual(expected);
+    }
+    const sse = contentStream([...content]);
+    expect(accumulate(sseData(streamThrough(parsers, [encoder.encode(sse)])))).toEqual(expected);
+  });
+
+  it('an over-long tool block is let through as text at the same point however it is split', () => {
+    const small = parsersFrom({ response: ['parse_unparsed'], max_held_chars: 8 });
+    const text = 'a<tool_call>0123456789<think>r</think></tool_call>b';
+    // Held 8 characters of the body, then scanning resumes as text: the think block inside is then parsed.
+    const want: ExpectedChoice[] = [
+      { index: 0, content: 'a<tool_call>0123456789</tool_call>b', reasoning_content: 'r', finish_reason: 'stop' },
+    ];
+    expect(nonStream(small, contentStream([text]))).toEqual(want);
+    for (let k = 1; k < text.length; k++) {
+      const sse = contentStream([text.slice(0, k), text.slice(k)]);
+      expect(accumulate(sseData(streamThrough(small, [encoder.encode(sse)]))), `split at ${k}`).toEqual(want);
+    }
+  });
+});
+
+describe('fast paths: events no parser would change are not re-serialised', () => {
+  const parse = parsersFrom({ response: ['parse_unparsed'] });
+  // The spaces after the commas would not survive JSON.parse + JSON.stringify: their presence proves the text path.
+  const ev = (delta: string, finish = 'null') => `data: {"id":"c", "choices":[{"index":0, "delta":${delta}, "finish_reason":${finish}}]}\n\n`;
+
+  it('inside the think block a chunk only has its key renamed; after it, plain chunks pass as they came', () => {
+    const input = [ev('{"role":"assistant","content":""}'), ev('{"content":"<think>a"}'), ev('{"content":"b c"}'), ev('{"content":"</think>Hi"}'), ev('{"content":" there"}')];
+    const out = streamThrough(parse, input.map((e) => encoder.encode(e)));
+    expect(sseData(out)).toEqual([
+      // Before any content the choice has no state yet: the slow path (which leaves it as it was).
+      '{"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}',
+      '{"id":"c","choices":[{"index":0,"delta":{"reasoning_content":"a"},"finish_reason":null}]}',
+      '{"id":"c", "choices":[{"index":0, "delta":{"reasoning_content":"b c"}, "finish_reason":null}]}',
+      '{"id":"c","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}',
+      '{"id":"c", "choices":[{"index":0, "delta":{"content":" there"}, "finish_reason":null}]}',
+    ]);
+  });
+
+  it('reasoning deltas inside an open think tag become content by renaming; a finish_reason takes the slow path', () => {
+    const swap = parsersFrom({ response: ['swap_reasoning_content'] });
+    const input = [ev('{"reasoning_content":"x"}'), ev('{"reasoning_content":"y"}'), ev('{"content":"z"}', '"stop"')];
+    const out = streamThrough(swap, input.map((e) => encoder.encode(e)));
+    expect(sseData(out)).toEqual([
+      '{"id":"c","choices":[{"index":0,"delta":{"content":"<think>x"},"finish_reason":null}]}',
+      '{"id":"c", "choices":[{"index":0, "delta":{"content":"y"}, "finish_reason":null}]}',
+      '{"id":"c","choices":[{"index":0,"delta":{"content":"</think>\\nz"},"finish_reason":"stop"}]}',
+    ]);
+  });
+
+  it('a chunk of whole events that no parser changes is handed on as the same bytes, framing included', () => {
+    const stream = createParserStream(parse, null);
+    expect(stream.push(encoder.encode(ev('{"content":"Hi"}')))).not.toBeNull();
+    const crlf = encoder.encode('data:{"id":"c","choices":[{"index":0,"delta":{"content":" you"},"finish_reason":null}]}\r\n\r\n: ping\r\n\r\n');
+    expect(stream.push(crlf)).toBe(crlf);
+    // Half an event: held, and the chunk that completes it is re-encoded, not passed as it came.
+    const half = encoder.encode('data: {"id":"c","choices":[{"index":0,"delta":{"content":"!"},');
+    expect(stream.push(half)).toBeNull();
+    const rest = encoder.encode('"finish_reason":null}]}\n\n');
+    expect(decoder.decode(stream.push(rest)!)).toBe('data: {"id":"c","choices":[{"index":0,"delta":{"content":"!"},"finish_reason":null}]}\n\n');
+  });
+
+  it('a `<` escaped as \\u003c is still seen as a possible tag', () => {
+    const input = [ev('{"content":"ok"}'), ev('{"content":"\\u003cthink>r\\u003c/think>s"}')];
+    expect(accumulate(sseData(streamThrough(parse, input.map((e) => encoder.encode(e)))))).toEqual([
+      { index: 0, content: 'oks', reasoning_content: 'r', finish_reason: null },
+    ]);
+  });
+});
