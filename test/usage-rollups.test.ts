@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bucketStart, latencyBucket, rollupDeltas, rollupUpsertSql, LATENCY_BUCKETS } from '../src/db/rollups.ts';
-import { histogramPercentile } from '../src/db/usage-repo.ts';
+import { histogramPercentile, totalSpans, trendSpans } from '../src/db/usage-repo.ts';
 import { parseUsageQuery } from '../src/routes/usage.ts';
 
 const row = (time: string, model: string, outcome: string, duration: number | null, extra: Record<string, unknown> = {}) => ({
@@ -17,9 +17,13 @@ const row = (time: string, model: string, outcome: string, duration: number | nu
 });
 
 describe('rollup deltas', () => {
-  it('aligns buckets to UTC minutes and hours', () => {
+  it('aligns buckets to UTC minutes, hours and days', () => {
     expect(bucketStart('2026-11-27T10:17:59.999Z', 'minute')).toBe('2026-11-27T10:17:00.000Z');
     expect(bucketStart('2026-11-27T10:17:59.999Z', 'hour')).toBe('2026-11-27T10:00:00.000Z');
+    expect(bucketStart('2026-11-27T23:59:59.999Z', 'day')).toBe('2026-11-27T00:00:00.000Z');
+    expect(bucketStart('2026-11-28T00:00:00.000Z', 'day')).toBe('2026-11-28T00:00:00.000Z');
+    // UTC whatever the offset the instant was written with.
+    expect(bucketStart('2026-11-28T01:30:00+02:00', 'day')).toBe('2026-11-27T00:00:00.000Z');
   });
 
   it('puts latencies in the histogram bucket whose bound holds them', () => {
@@ -55,6 +59,11 @@ describe('rollup deltas', () => {
     expect(pick('minute', '2026-11-27T10:02:00.000Z', 'a', 'team-x')).toMatchObject({ request_count: 1, cancelled_count: 1, duration_min_ms: null, duration_count: 0 });
     expect(deltas.filter((d) => d.granularity === 'minute')).toHaveLength(3);
     expect(deltas.filter((d) => d.granularity === 'hour')).toHaveLength(3);
+    expect(deltas.filter((d) => d.granularity === 'day')).toHaveLength(3);
+    // All four rows are on one UTC day: the day rows hold what the hour rows hold.
+    const { granularity: _h, bucket_start: _hb, ...hourRest } = hourA;
+    expect(pick('day', '2026-11-27T00:00:00.000Z', 'a')).toEqual({ granularity: 'day', bucket_start: '2026-11-27T00:00:00.000Z', ...hourRest });
+    expect(pick('day', '2026-11-27T00:00:00.000Z', 'b')).toMatchObject({ request_count: 1, duration_min_ms: 1000, duration_max_ms: 1000 });
     expect(hourA.latency).toHaveLength(LATENCY_BUCKETS);
   });
 
@@ -66,6 +75,34 @@ describe('rollup deltas', () => {
     const lite = rollupUpsertSql('sqlite', 1);
     expect(lite).not.toContain('$');
     expect(lite).toContain('coalesce(min(usage_rollups.duration_min_ms, excluded.duration_min_ms), usage_rollups.duration_min_ms, excluded.duration_min_ms)');
+  });
+});
+
+describe('where a window is read from', () => {
+  const q = (start: string, end: string, bucket: 'minute' | 'hour' | 'day') => ({ start: new Date(start), end: new Date(end), bucket });
+  const show = (spans: ReturnType<typeof totalSpans>) => spans.map((s) => `${s.granularity} ${s.start.toISOString()} ${s.end.toISOString()}`);
+
+  it('reads whole UTC days from day rollups and the partial days at the edges from hour rollups', () => {
+    const w = q('2026-11-24T05:00:00Z', '2026-11-27T14:00:00Z', 'hour');
+    expect(show(totalSpans(w))).toEqual([
+      'hour 2026-11-24T05:00:00.000Z 2026-11-25T00:00:00.000Z',
+      'day 2026-11-25T00:00:00.000Z 2026-11-27T00:00:00.000Z',
+      'hour 2026-11-27T00:00:00.000Z 2026-11-27T14:00:00.000Z',
+    ]);
+    expect(show(trendSpans(w))).toEqual(['hour 2026-11-24T05:00:00.000Z 2026-11-27T14:00:00.000Z']);
+  });
+
+  it('uses only hour rollups when no whole day is inside, and only day rollups for day-aligned windows', () => {
+    const day = q('2026-10-28T00:00:00Z', '2026-11-28T00:00:00Z', 'day');
+    expect(show(totalSpans(day))).toEqual(['day 2026-10-28T00:00:00.000Z 2026-11-28T00:00:00.000Z']);
+    expect(trendSpans(day)).toEqual(totalSpans(day));
+    const last24h = q('2026-11-26T10:00:00Z', '2026-11-27T11:00:00Z', 'hour');
+    expect(show(totalSpans(last24h))).toEqual(['hour 2026-11-26T10:00:00.000Z 2026-11-27T11:00:00.000Z']);
+    expect(show(totalSpans(q('2026-11-26T00:00:00Z', '2026-11-27T05:00:00Z', 'hour')))).toEqual([
+      'day 2026-11-26T00:00:00.000Z 2026-11-27T00:00:00.000Z',
+      'hour 2026-11-27T00:00:00.000Z 2026-11-27T05:00:00.000Z',
+    ]);
+    expect(show(totalSpans(q('2026-11-26T09:17:00Z', '2026-11-27T10:18:00Z', 'minute')))).toEqual(['minute 2026-11-26T09:17:00.000Z 2026-11-27T10:18:00.000Z']);
   });
 });
 

@@ -2,10 +2,15 @@
  * Retention: deletes raw rows and rollups older than configured, in small batches with a pause
  * between them, so a large backlog never holds the database (or, for SQLite, the event loop)
  * for long. Rollups are kept separately, so usage history outlives the raw rows.
+ *
+ * Hour and day rollups share `hourRollupDays`, and their cutoff is moved back to a UTC midnight:
+ * whole days go at once, so every day row that is left still equals the sum of its hour rows
+ * (usage-repo.ts mixes the two in one window).
  */
 import { sql, type Kysely } from 'kysely';
 import type { DatabaseConfig } from '../config/types.ts';
 import type { Dialect } from './dialect.ts';
+import type { Granularity } from './rollups.ts';
 import type { Database } from './schema.ts';
 
 /** Rows per DELETE: a few milliseconds of work each on either dialect. */
@@ -17,6 +22,7 @@ export interface RetentionResult {
   errorLogs: number;
   minuteRollups: number;
   hourRollups: number;
+  dayRollups: number;
 }
 
 type Table = 'request_logs' | 'error_logs' | 'usage_rollups';
@@ -32,12 +38,14 @@ export async function applyRetention(
   const raw = cutoff(retention.rawDays);
   const minute = cutoff(retention.minuteRollupDays);
   const hour = cutoff(retention.hourRollupDays);
+  const wholeDays = hour === null ? null : new Date(Math.floor(Date.parse(hour) / DAY_MS) * DAY_MS).toISOString();
   return {
     // error_logs first: deleting a request row would otherwise update its error rows (SET NULL).
     errorLogs: raw ? await deleteOlder(db, dialect, 'error_logs', 'timestamp', raw) : 0,
     requestLogs: raw ? await deleteOlder(db, dialect, 'request_logs', 'request_time', raw) : 0,
     minuteRollups: minute ? await deleteOlder(db, dialect, 'usage_rollups', 'bucket_start', minute, 'minute') : 0,
-    hourRollups: hour ? await deleteOlder(db, dialect, 'usage_rollups', 'bucket_start', hour, 'hour') : 0,
+    hourRollups: wholeDays ? await deleteOlder(db, dialect, 'usage_rollups', 'bucket_start', wholeDays, 'hour') : 0,
+    dayRollups: wholeDays ? await deleteOlder(db, dialect, 'usage_rollups', 'bucket_start', wholeDays, 'day') : 0,
   };
 }
 
@@ -47,7 +55,7 @@ async function deleteOlder(
   table: Table,
   column: string,
   before: string,
-  granularity?: 'minute' | 'hour',
+  granularity?: Granularity,
 ): Promise<number> {
   const ts = dialect === 'postgres' ? sql`${before}::timestamptz` : sql`${before}`;
   const only = granularity ? sql`AND granularity = ${granularity}` : sql``;

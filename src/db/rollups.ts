@@ -1,8 +1,9 @@
 /**
  * Per-bucket, per-model usage aggregates, maintained by the writer in the same transaction as
  * the raw rows, so `/api/usage` reads O(buckets) rather than O(rows) and history outlives raw-row
- * retention. Two granularities: minute buckets (short retention, for "now") and hour buckets
- * (kept for ever; day buckets are summed from them).
+ * retention. Three granularities: minute buckets (short retention, for "now"), hour buckets and
+ * UTC-day buckets (both kept for ever by default; a day row always equals the sum of its hour
+ * rows, which is what lets `usage-repo.ts` read whole days from day rows).
  */
 import type { Dialect } from './dialect.ts';
 
@@ -11,8 +12,9 @@ export const LATENCY_BOUNDS_MS = [50, 100, 250, 500, 1000, 2500, 5000, 10_000, 3
 export const LATENCY_BUCKETS = LATENCY_BOUNDS_MS.length + 1;
 export const LATENCY_COLUMNS = Array.from({ length: LATENCY_BUCKETS }, (_, i) => `lat_${i}`);
 
-export type Granularity = 'minute' | 'hour';
-export const GRANULARITIES: readonly Granularity[] = ['minute', 'hour'];
+export type Granularity = 'minute' | 'hour' | 'day';
+export const GRANULARITIES: readonly Granularity[] = ['minute', 'hour', 'day'];
+export const GRANULARITY_MS: Readonly<Record<Granularity, number>> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
 
 /** What a rollup needs of one inserted request row. */
 export interface RollupSource {
@@ -50,10 +52,10 @@ export interface RollupDelta {
   latency: number[];
 }
 
-/** Start of the UTC minute / hour containing `iso`, as ISO-8601 text. */
+/** Start of the UTC minute / hour / day (midnight) containing `iso`, as ISO-8601 text. */
 export function bucketStart(iso: string, granularity: Granularity): string {
   const ms = Date.parse(iso);
-  const size = granularity === 'minute' ? 60_000 : 3_600_000;
+  const size = GRANULARITY_MS[granularity];
   return new Date(ms - (((ms % size) + size) % size)).toISOString();
 }
 

@@ -66,6 +66,7 @@ export interface ErrorLogsTable {
 
 /** Per-bucket aggregates maintained with the raw rows (src/db/rollups.ts, migration 0002). */
 export interface UsageRollupsTable {
+  /** 'minute', 'hour' or 'day' (day rows since migration 0004). */
   granularity: string;
   bucket_start: Timestamp;
   model_name: string;

@@ -83,7 +83,7 @@ function scheduleRetention(cfg: ProxyConfig['database'], handle: () => DatabaseH
     running = true;
     try {
       const done = await applyRetention(h.db, h.dialect, r);
-      const total = done.requestLogs + done.errorLogs + done.minuteRollups + done.hourRollups;
+      const total = done.requestLogs + done.errorLogs + done.minuteRollups + done.hourRollups + done.dayRollups;
       if (total > 0) log.info(`retention: deleted ${JSON.stringify(done)}`);
     } catch (err) {
       log.warn(`retention: ${(err as Error)?.message ?? String(err)}`);
