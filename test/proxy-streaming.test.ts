@@ -85,6 +85,39 @@ describe('streaming', () => {
     expect(up.requestsFor('fb')).toHaveLength(1);
   });
 
+  it('an empty event stream is a failed attempt: the fallback answers', async () => {
+    up.script('s', [{ kind: 'stream', events: [] }]);
+    up.script('fb', [{ kind: 'stream', events: [delta('from fb'), 'data: [DONE]\n\n'] }]);
+    const res = await t.post('/v1/chat/completions', chat('s'));
+    expect(res.status).toBe(200);
+    expect((await readAll(res)).text).toBe(delta('from fb') + 'data: [DONE]\n\n');
+    expect(up.requestsFor('s')).toHaveLength(1);
+    expect(up.requestsFor('fb')).toHaveLength(1);
+    await t.sink.waitFor(1);
+    const rec = t.sink.records.at(-1)!;
+    expect(rec).toMatchObject({ outcome: 'success', backendName: 'fb' });
+    expect(rec.errors.map((e) => [e.type, e.message])).toEqual([['sse_stream_error', 's closed the event stream before sending any event']]);
+  });
+
+  it('a first event larger than the 64 KiB hold is relayed whole, not taken for garbage', async () => {
+    const big = delta('x'.repeat(70_000));
+    up.script('s', [{ kind: 'stream', events: [big, 'data: [DONE]\n\n'] }]);
+    const res = await t.post('/v1/chat/completions', chat('s'));
+    expect(res.status).toBe(200);
+    expect((await readAll(res)).text).toBe(big + 'data: [DONE]\n\n');
+    expect(up.requestsFor('fb')).toHaveLength(0);
+  });
+
+  it('an error event after a cut-off line starts on a fresh event', async () => {
+    up.script('s', [{ kind: 'stream', events: [delta('partial'), 'data: {"choices":[{"delta":{"cont'], thenHang: true }]);
+    const res = await t.post('/v1/chat/completions', chat('s'));
+    const { text } = await readAll(res);
+    const events = text.split('\n\n').filter(Boolean);
+    expect(events.slice(0, 2)).toEqual([delta('partial').trimEnd(), 'data: {"choices":[{"delta":{"cont']);
+    expect(events).toHaveLength(3);
+    expect(JSON.parse(events[2]!.slice(6))).toMatchObject({ error: { type: 'upstream_error', code: 'timeout' } });
+  });
+
   it('ends a stalled stream with one error event after the idle timeout', async () => {
     up.script('s', [{ kind: 'stream', events: [delta('partial')], thenHang: true }]);
     const res = await t.post('/v1/chat/completions', chat('s'));

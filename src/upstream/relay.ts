@@ -54,8 +54,13 @@ export function relayStream(opts: RelayOptions): ReadableStream<Uint8Array> {
     ended = true;
     opts.onEnd(result);
   };
+  // The last two chunks sent, so a closing error event can start on an event boundary.
+  let tail: Uint8Array | null = null;
+  let beforeTail: Uint8Array | null = null;
   const emit = (controller: ReadableStreamDefaultController<Uint8Array>, chunk: Uint8Array, observe: boolean): void => {
     controller.enqueue(chunk);
+    beforeTail = tail;
+    tail = chunk;
     if (first) {
       first = false;
       opts.onFirstChunk?.();
@@ -84,7 +89,7 @@ export function relayStream(opts: RelayOptions): ReadableStream<Uint8Array> {
           const failure = classifyNetworkError(err);
           opts.observer?.end();
           try {
-            if (opts.errorEvent) controller.enqueue(opts.errorEvent(failure.message, failure.type));
+            if (opts.errorEvent) controller.enqueue(onBoundary(beforeTail, tail, opts.errorEvent(failure.message, failure.type)));
             controller.close();
           } catch {
             // The client went away at the same moment; nothing left to tell it.
@@ -110,6 +115,31 @@ export function relayStream(opts: RelayOptions): ReadableStream<Uint8Array> {
   );
 }
 
+const LF = 0x0a;
+const CR = 0x0d;
+const BLANK_LINE = new Uint8Array([LF, LF]);
+
+/**
+ * `event` as it must follow what was sent so far: after a cut-off line or an event without its
+ * blank line, an SSE client would glue the error event onto it and never see it; a blank line
+ * first ends whatever was open. `last` and `beforeLast` are the last two chunks sent.
+ */
+function onBoundary(beforeLast: Uint8Array | null, last: Uint8Array | null, event: Uint8Array): Uint8Array {
+  if (last === null) return event;
+  const byte = (back: number): number | undefined => {
+    if (back <= last.byteLength) return last[last.byteLength - back];
+    return beforeLast?.[beforeLast.byteLength - (back - last.byteLength)];
+  };
+  const b1 = byte(1);
+  const b2 = byte(2);
+  const atBoundary = (b1 === LF && (b2 === LF || (b2 === CR && byte(3) === LF && byte(4) === CR))) || (b1 === CR && b2 === CR);
+  if (atBoundary) return event;
+  const out = new Uint8Array(BLANK_LINE.byteLength + event.byteLength);
+  out.set(BLANK_LINE);
+  out.set(event, BLANK_LINE.byteLength);
+  return out;
+}
+
 /**
  * `relayStream` with a transform in the way: a kept apart copy so the plain relay above stays as
  * lean as it was. A pull reads upstream chunks until the transform has something for the client
@@ -130,9 +160,13 @@ function transformedStream(opts: RelayOptions, transform: ChunkTransform, end: (
       return raw;
     }
   };
+  let tail: Uint8Array | null = null;
+  let beforeTail: Uint8Array | null = null;
   const send = (controller: ReadableStreamDefaultController<Uint8Array>, out: Uint8Array | null): boolean => {
     if (out === null || out.byteLength === 0) return false;
     controller.enqueue(out);
+    beforeTail = tail;
+    tail = out;
     if (first) {
       first = false;
       opts.onFirstChunk?.();
@@ -164,7 +198,7 @@ function transformedStream(opts: RelayOptions, transform: ChunkTransform, end: (
             opts.observer?.end();
             try {
               send(controller, apply(() => transform.end(), null));
-              if (opts.errorEvent) controller.enqueue(opts.errorEvent(failure.message, failure.type));
+              if (opts.errorEvent) controller.enqueue(onBoundary(beforeTail, tail, opts.errorEvent(failure.message, failure.type)));
               controller.close();
             } catch {
               // The client went away at the same moment; nothing left to tell it.
