@@ -82,19 +82,7 @@ export function relayStream(opts: RelayOptions): ReadableStream<Uint8Array> {
           result = await opts.source.next();
         } catch (err) {
           if (ended) return;
-          if (opts.clientSignal?.aborted) {
-            end({ kind: 'cancelled' });
-            return;
-          }
-          const failure = classifyNetworkError(err);
-          opts.observer?.end();
-          try {
-            if (opts.errorEvent) controller.enqueue(onBoundary(beforeTail, tail, opts.errorEvent(failure.message, failure.type)));
-            controller.close();
-          } catch {
-            // The client went away at the same moment; nothing left to tell it.
-          }
-          end({ kind: 'failed', type: failure.type, message: failure.message });
+          endOnFailure(controller, opts, err, end, () => [beforeTail, tail]);
           return;
         }
         if (ended) return;
@@ -113,6 +101,33 @@ export function relayStream(opts: RelayOptions): ReadableStream<Uint8Array> {
     },
     { highWaterMark: 0 },
   );
+}
+
+/**
+ * The upstream failed mid-relay: a cancel if the client is the one that left, else the stream
+ * ends with one error event (after whatever `flush` sends; it returns the last two chunks sent).
+ */
+function endOnFailure(
+  controller: ReadableStreamDefaultController<Uint8Array>,
+  opts: RelayOptions,
+  err: unknown,
+  end: (result: RelayEnd) => void,
+  flush: () => readonly [Uint8Array | null, Uint8Array | null],
+): void {
+  if (opts.clientSignal?.aborted) {
+    end({ kind: 'cancelled' });
+    return;
+  }
+  const failure = classifyNetworkError(err);
+  opts.observer?.end();
+  try {
+    const [beforeLast, last] = flush();
+    if (opts.errorEvent) controller.enqueue(onBoundary(beforeLast, last, opts.errorEvent(failure.message, failure.type)));
+    controller.close();
+  } catch {
+    // The client went away at the same moment; nothing left to tell it.
+  }
+  end({ kind: 'failed', type: failure.type, message: failure.message });
 }
 
 const LF = 0x0a;
@@ -190,20 +205,11 @@ function transformedStream(opts: RelayOptions, transform: ChunkTransform, end: (
           } catch (err) {
             if (done) return;
             done = true;
-            if (opts.clientSignal?.aborted) {
-              end({ kind: 'cancelled' });
-              return;
-            }
-            const failure = classifyNetworkError(err);
-            opts.observer?.end();
-            try {
+            endOnFailure(controller, opts, err, end, () => {
+              // What the transform still holds goes out before the error event.
               send(controller, apply(() => transform.end(), null));
-              if (opts.errorEvent) controller.enqueue(onBoundary(beforeTail, tail, opts.errorEvent(failure.message, failure.type)));
-              controller.close();
-            } catch {
-              // The client went away at the same moment; nothing left to tell it.
-            }
-            end({ kind: 'failed', type: failure.type, message: failure.message });
+              return [beforeTail, tail];
+            });
             return;
           }
           if (done) return;
