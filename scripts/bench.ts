@@ -1,117 +1,74 @@
 /**
- * Proxy-core benchmark (not a test): requests/s and latency percentiles of yaLLMproxy against
- * the fake upstream called directly and against a bare Hono + undici pass-through, in one run.
- * Prints a table and rewrites the `bench:proxy` section of docs/benchmarks.md.
+ * Proxy benchmark (not a test), issue 6: yaLLMproxy against the fake upstream called directly,
+ * a bare Hono + undici pass-through and the Portkey AI gateway, in one run, over four scenarios
+ * (non-streaming at 32/256 connections, streaming TTFB and inter-event delay, 1,000 slow streams
+ * held open, 200 KB prompts). Prints the tables and rewrites the `bench:proxy` section of
+ * docs/benchmarks.md.
  *
- *   npm run bench [-- --duration 10] [--warmup 3] [--connections 32] [--rounds 1] [--quick]
- *                 [--sink none[,default]] [--rows id,id] [--cpu-prof] [--no-write]
+ *   npm run bench [-- --quick] [--rounds N] [--scenarios chat,stream,hold,large] [--contenders LIST]
+ *                 [--rows ID,ID] [--duration S] [--warmup S] [--pg-url URL] [--cpu-prof] [--no-write]
  *
  * Layout: the fake upstream and each server under test run in their own child processes
- * (scripts/bench/*.ts), autocannon runs here — so the load generator never shares an event
- * loop with the server it measures, and the upstream never shares one with the proxy.
+ * (scripts/bench/*.ts), the load generators run here — so the load generator never shares an
+ * event loop with the server it measures, and the upstream never shares one with the proxy.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { runLoad, stopCurrentLoad, summarize, type LoadResult } from './bench/load.ts';
-import { startChild, stopAllChildren, type ServerChild } from './bench/processes.ts';
-import { BENCH_MODEL, isSinkMode, SINK_MODES, UPSTREAM_PREFIX, type SinkMode } from './bench/protocol.ts';
-import { hopLatencyLines, section, table, verdicts, writeSection, type RowResult, type RunMeta, type Scenario } from './bench/report.ts';
+import { stopCurrentLoad } from './bench/load.ts';
+import { ensurePeer, PEER_PACKAGE, PEER_VERSION, type PeerInstall } from './bench/peer.ts';
+import { DEFAULT_PG_URL } from './bench/pg.ts';
+import { allRows, CONTENDER_IDS, GROUPS, selectRows, type ContenderId, type Group, type Row } from './bench/plan.ts';
+import { startChild, stopAllChildren } from './bench/processes.ts';
+import { section, tables, targetsTable, writeSection, type RunMeta } from './bench/report.ts';
+import { combineRounds, type RowResult } from './bench/results.ts';
+import { BODIES, emptyRow, runRow, type RunOptions } from './bench/runners.ts';
+import type { TargetEnv } from './bench/targets.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-/**
- * The table, in run order. A new row (e.g. another sink configuration: add its mode to
- * SINK_MODES and handle it in proxy-server.ts) is one more entry here.
- */
-const SCENARIOS: readonly Scenario[] = [
-  { id: 'direct', label: 'direct → fake upstream', target: 'direct', stream: false },
-  { id: 'bare', label: 'bare Hono + undici pass-through', target: 'bare', stream: false },
-  {
-    id: 'proxy',
-    label: 'yaLLMproxy, sinks disabled',
-    target: 'proxy',
-    stream: false,
-    sink: 'none',
-    compare: { bare: 'bare', direct: 'direct' },
-    judged: true,
-  },
-  {
-    id: 'proxy-logging',
-    label: 'yaLLMproxy, default sinks (createSinks)',
-    target: 'proxy',
-    stream: false,
-    sink: 'default',
-    compare: { bare: 'bare', direct: 'direct' },
-  },
-  // One connection: no queueing, so "added latency" is the cost of the extra hop itself.
-  { id: 'direct-c1', label: 'direct → fake upstream, 1 connection', target: 'direct', stream: false, connections: 1 },
-  { id: 'bare-c1', label: 'bare pass-through, 1 connection', target: 'bare', stream: false, connections: 1 },
-  {
-    id: 'proxy-c1',
-    label: 'yaLLMproxy, sinks disabled, 1 connection',
-    target: 'proxy',
-    stream: false,
-    sink: 'none',
-    connections: 1,
-    compare: { bare: 'bare-c1', direct: 'direct-c1' },
-  },
-  { id: 'direct-stream', label: 'direct → fake upstream, stream', target: 'direct', stream: true },
-  { id: 'bare-stream', label: 'bare pass-through, stream (piped)', target: 'bare', stream: true },
-  {
-    id: 'proxy-stream',
-    label: 'yaLLMproxy, stream, sinks disabled',
-    target: 'proxy',
-    stream: true,
-    sink: 'none',
-    compare: { bare: 'bare-stream', direct: 'direct-stream' },
-  },
-];
-
-const REQUEST = {
-  model: BENCH_MODEL,
-  messages: [
-    { role: 'system', content: 'You are a terse assistant.' },
-    { role: 'user', content: 'Say hello in one short sentence.' },
-  ],
-  max_tokens: 32,
-  temperature: 0,
-};
-const BODY = JSON.stringify(REQUEST);
-const STREAM_BODY = JSON.stringify({ ...REQUEST, stream: true });
-const HEADERS = { 'content-type': 'application/json', authorization: 'Bearer sk-bench-client' };
-/** What the fake upstream's `ok` answer always contains. */
-const CONTENT_MARKER = 'Hello from fake upstream';
-/** Its first word, which a stream sends as a delta of its own. */
-const STREAM_MARKER = '"Hello"';
-const REQUEST_TIMEOUT_S = 10;
 
 interface Options {
   durationS: number;
   warmupS: number;
-  connections: number;
   rounds: number;
-  sinks: SinkMode[];
+  groups: Group[];
+  contenders: ContenderId[];
   rows: string[] | null;
+  streamConcurrency: number;
+  holdStreams: number;
+  holdWaitS: number;
+  pgUrl: string;
   cpuProf: boolean;
   write: boolean;
   out: string;
 }
 
 const USAGE = `usage: npm run bench -- [options]
-  --duration S       measured seconds per row (default 10; --quick: 3)
-  --warmup S         discarded warm-up seconds per row (default 3; --quick: 1)
-  --connections N    concurrent connections of rows without their own (default 32)
-  --rounds N         run every row N times, interleaved, and report each row's median (default 1)
-  --quick            shorter runs, for a quick look
-  --sink LIST        proxy sink modes to include, comma-separated: ${SINK_MODES.join(', ')} (default none)
-  --rows LIST        only these row ids: ${SCENARIOS.map((s) => s.id).join(', ')}
-  --cpu-prof         write .cpuprofile files of each server child to .bench/profiles/<time>/<row>/
-  --no-write         print only; leave docs/benchmarks.md alone
-  --out PATH         markdown file to update (default docs/benchmarks.md)
+  --quick              1 s warm-up + 3 s per row, 200 held streams: for a quick look
+  --duration S         measured seconds per row (default 10; --quick: 3)
+  --warmup S           discarded warm-up seconds per row (default 3; --quick: 1)
+  --rounds N           run every row N times, interleaved, and report each row's median (default 1)
+  --scenarios LIST     scenario groups: ${GROUPS.join(', ')} (default all)
+  --contenders LIST    ${CONTENDER_IDS.join(', ')} (default all)
+  --rows LIST          only these rows (scenario/contender) or scenarios, e.g. chat32/proxy,stream
+  --stream-concurrency N   concurrent streams in the streaming scenario (default 32)
+  --hold-streams N     streams held open in the hold scenario (default 1000; --quick: 200)
+  --hold-wait S        how long to wait for all held streams to start (default 15)
+  --pg-url URL         PostgreSQL server for the files + PostgreSQL rows (default ${DEFAULT_PG_URL})
+  --cpu-prof           .cpuprofile of each server child under .bench/profiles/<time>/<row>/
+  --no-write           print only; leave docs/benchmarks.md alone
+  --out PATH           markdown file to update (default docs/benchmarks.md)
 `;
+
+function list<T extends string>(name: string, raw: string | undefined, known: readonly T[]): T[] {
+  if (raw === undefined) return [...known];
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const i of items) if (!(known as readonly string[]).includes(i)) throw new Error(`--${name}: unknown ${i} (known: ${known.join(', ')})`);
+  return items as T[];
+}
 
 function parseOptions(argv: string[]): Options | null {
   const { values } = parseArgs({
@@ -119,11 +76,15 @@ function parseOptions(argv: string[]): Options | null {
     options: {
       duration: { type: 'string' },
       warmup: { type: 'string' },
-      connections: { type: 'string', default: '32' },
       rounds: { type: 'string', default: '1' },
       quick: { type: 'boolean', default: false },
-      sink: { type: 'string', default: 'none' },
+      scenarios: { type: 'string' },
+      contenders: { type: 'string' },
       rows: { type: 'string' },
+      'stream-concurrency': { type: 'string', default: '32' },
+      'hold-streams': { type: 'string' },
+      'hold-wait': { type: 'string', default: '15' },
+      'pg-url': { type: 'string', default: DEFAULT_PG_URL },
       'cpu-prof': { type: 'boolean', default: false },
       'no-write': { type: 'boolean', default: false },
       out: { type: 'string', default: 'docs/benchmarks.md' },
@@ -140,211 +101,65 @@ function parseOptions(argv: string[]): Options | null {
     if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number ≥ ${min}, got ${JSON.stringify(raw)}`);
     return n;
   };
-  const sinks = values.sink.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const s of sinks) if (!isSinkMode(s)) throw new Error(`--sink: unknown mode ${s} (known: ${SINK_MODES.join(', ')})`);
+  const known = allRows();
   const rows = values.rows === undefined ? null : values.rows.split(',').map((s) => s.trim()).filter(Boolean);
   for (const id of rows ?? []) {
-    if (!SCENARIOS.some((s) => s.id === id)) throw new Error(`--rows: unknown row ${id} (known: ${SCENARIOS.map((s) => s.id).join(', ')})`);
+    if (!known.some((r) => r.id === id || r.scenario.id === id)) throw new Error(`--rows: unknown row ${id} (known: ${known.map((r) => r.id).join(', ')})`);
   }
   return {
     durationS: num('duration', values.duration ?? (values.quick ? '3' : '10'), 1),
     warmupS: num('warmup', values.warmup ?? (values.quick ? '1' : '3'), 0),
-    connections: Math.floor(num('connections', values.connections, 1)),
     rounds: Math.floor(num('rounds', values.rounds, 1)),
-    sinks: sinks as SinkMode[],
+    groups: list('scenarios', values.scenarios, GROUPS),
+    contenders: list('contenders', values.contenders, CONTENDER_IDS),
     rows,
+    streamConcurrency: Math.floor(num('stream-concurrency', values['stream-concurrency'], 1)),
+    holdStreams: Math.floor(num('hold-streams', values['hold-streams'] ?? (values.quick ? '200' : '1000'), 1)),
+    holdWaitS: num('hold-wait', values['hold-wait'], 1),
+    pgUrl: values['pg-url'],
     cpuProf: values['cpu-prof'],
     write: !values['no-write'],
     out: resolve(ROOT, values.out),
   };
 }
 
-function selected(s: Scenario, opts: Options): boolean {
-  if (opts.rows !== null) return opts.rows.includes(s.id);
-  return s.target !== 'proxy' || opts.sinks.includes(s.sink ?? 'none');
-}
-
 let interrupted = false;
 
 function progress(msg: string): void {
-  // stderr, so stdout carries only the result table.
+  // stderr, so stdout carries only the result tables.
   process.stderr.write(`[bench] ${msg}\n`);
-}
-
-interface Context {
-  opts: Options;
-  upstream: ServerChild;
-  profileDir: string | null;
-}
-
-function verifier(stream: boolean): (body: string) => boolean {
-  return stream
-    ? (body) => body.includes(STREAM_MARKER) && body.includes('data: [DONE]') && !body.includes('"error"')
-    : (body) => body.includes(CONTENT_MARKER) && body.includes('"usage"');
-}
-
-/** One request before the load: the row measures the right thing, and we learn the answer's shape. */
-async function preflight(url: string, body: string, stream: boolean): Promise<{ ok: true; text: string } | { ok: false; why: string }> {
-  try {
-    const res = await fetch(url, { method: 'POST', headers: HEADERS, body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_S * 1000) });
-    const text = await res.text();
-    if (res.status !== 200) return { ok: false, why: `status ${res.status}: ${text.slice(0, 200)}` };
-    if (!verifier(stream)(text)) return { ok: false, why: `unexpected body: ${text.slice(0, 200)}` };
-    return { ok: true, text };
-  } catch (err) {
-    return { ok: false, why: err instanceof Error ? err.message : String(err) };
-  }
-}
-
-async function startTarget(s: Scenario, ctx: Context): Promise<{ url: string; child: ServerChild | null }> {
-  const upstreamBase = `${ctx.upstream.url}/${UPSTREAM_PREFIX}/v1`;
-  if (s.target === 'direct') return { url: `${upstreamBase}/chat/completions`, child: null };
-  // A directory per row and node's default file names: tsx's loader thread writes a profile
-  // of its own, and a fixed --cpu-prof-name would let it overwrite the main thread's.
-  const nodeArgs = ctx.profileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(ctx.profileDir, s.id)}`];
-  const child =
-    s.target === 'bare'
-      ? await startChild({ name: 'bare pass-through', script: 'scripts/bench/bare-passthrough.ts', args: ['--upstream', upstreamBase], nodeArgs, cwd: ROOT })
-      : await startChild({
-          name: 'yaLLMproxy',
-          script: 'scripts/bench/proxy-server.ts',
-          args: ['--upstream', upstreamBase, '--sink', s.sink ?? 'none'],
-          nodeArgs,
-          cwd: ROOT,
-        });
-  return { url: `${child.url}/v1/chat/completions`, child };
-}
-
-function emptyRow(s: Scenario, problems: string[]): RowResult {
-  const nan = summarize(new Float64Array(0));
-  return {
-    scenario: s,
-    rps: 0,
-    latency: nan,
-    errors: 0,
-    timeouts: 0,
-    non2xx: 0,
-    mismatches: 0,
-    cpu: { server: null, upstream: null, loadgen: null },
-    spread: null,
-    problems,
-  };
-}
-
-async function runScenario(s: Scenario, ctx: Context, shape: { streamEvents: number }): Promise<RowResult> {
-  const { opts } = ctx;
-  let child: ServerChild | null = null;
-  try {
-    let url: string;
-    try {
-      ({ url, child } = await startTarget(s, ctx));
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      progress(message);
-      return emptyRow(s, [`server did not start: ${message.split('\n')[0]}`]);
-    }
-    const body = s.stream ? STREAM_BODY : BODY;
-    const check = await preflight(url, body, s.stream);
-    if (!check.ok) return emptyRow(s, [`preflight failed: ${check.why}`]);
-    if (s.stream) shape.streamEvents = (check.text.match(/^data: /gm) ?? []).length;
-
-    const connections = s.connections ?? opts.connections;
-    const load = { url, body, headers: HEADERS, connections, timeoutS: REQUEST_TIMEOUT_S, verifyBody: verifier(s.stream) };
-    if (opts.warmupS > 0) {
-      progress(`${s.id}: warm-up ${opts.warmupS} s`);
-      await runLoad({ ...load, durationS: opts.warmupS });
-    }
-    if (interrupted) return emptyRow(s, ['interrupted']);
-    progress(`${s.id}: measuring ${opts.durationS} s at ${connections} connection(s)`);
-    const cpuBefore = await cpuSnapshot(child, ctx.upstream);
-    const res = await runLoad({ ...load, durationS: opts.durationS });
-    const cpuAfter = await cpuSnapshot(child, ctx.upstream);
-    const row = toRow(s, res, check.text.length);
-    const perRequest = (a: number | null, b: number | null): number | null => (a === null || b === null || res.ok === 0 ? null : (b - a) / res.ok);
-    row.cpu = {
-      server: perRequest(cpuBefore.server, cpuAfter.server),
-      upstream: perRequest(cpuBefore.upstream, cpuAfter.upstream),
-      loadgen: perRequest(cpuBefore.loadgen, cpuAfter.loadgen),
-    };
-    if (interrupted) row.problems.push('interrupted');
-    const dead = child?.exited() ?? null;
-    if (dead !== null) row.problems.push(`server child ended during the run (${dead})`);
-    const upstreamDead = ctx.upstream.exited();
-    if (upstreamDead !== null) row.problems.push(`fake upstream ended during the run (${upstreamDead})`);
-    const cpu = (v: number | null): string => (v === null ? '–' : v.toFixed(0));
-    progress(
-      `${s.id}: ${Math.round(row.rps)} req/s, p99 ${row.latency.p99.toFixed(2)} ms, CPU µs/req server ${cpu(row.cpu.server)} ` +
-        `upstream ${cpu(row.cpu.upstream)} load generator ${cpu(row.cpu.loadgen)}` +
-        (row.problems.length ? ` — INVALID: ${row.problems.join('; ')}` : ''),
-    );
-    if (row.problems.length && child) progress(`${s.id} server stderr:\n${child.stderrTail().trimEnd() || '(empty)'}`);
-    return row;
-  } finally {
-    await child?.stop();
-  }
-}
-
-async function cpuSnapshot(
-  server: ServerChild | null,
-  upstream: ServerChild,
-): Promise<{ server: number | null; upstream: number | null; loadgen: number }> {
-  const [serverMicros, upstreamMicros] = await Promise.all([server?.cpuMicros() ?? null, upstream.cpuMicros()]);
-  const own = process.cpuUsage();
-  return { server: serverMicros, upstream: upstreamMicros, loadgen: own.user + own.system };
-}
-
-/** Several rounds of one row → the median round by req/s, invalid if any round was. */
-function combineRounds(rounds: readonly RowResult[]): RowResult {
-  const first = rounds[0];
-  if (first === undefined) throw new Error('combineRounds: no rounds');
-  if (rounds.length === 1) return first;
-  const sorted = [...rounds].sort((a, b) => a.rps - b.rps);
-  const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
-  const problems = rounds.flatMap((r, i) => r.problems.map((p) => `round ${i + 1}: ${p}`));
-  return {
-    ...median,
-    problems,
-    spread: { rounds: rounds.length, minRps: sorted[0]!.rps, maxRps: sorted[sorted.length - 1]!.rps },
-  };
-}
-
-function toRow(s: Scenario, res: LoadResult, minBodyBytes: number): RowResult {
-  const problems: string[] = [];
-  if (res.ok === 0) problems.push('no successful response');
-  if (res.errors > 0) problems.push(`${res.errors} errors (${res.timeouts} timeouts)`);
-  if (res.non2xx > 0) {
-    const codes = Object.entries(res.statusCodes).filter(([c]) => !c.startsWith('2')).map(([c, n]) => `${n}×${c}`);
-    problems.push(`non-2xx: ${codes.join(', ')}`);
-  }
-  if (res.mismatches > 0) problems.push(`${res.mismatches} unexpected bodies`);
-  // autocannon's byte count covers head + body, so any complete answer is at least the body size.
-  if (res.ok > 0 && res.minBytes < minBodyBytes) problems.push(`short response (${res.minBytes} < ${minBodyBytes} bytes)`);
-  return {
-    scenario: s,
-    rps: res.ok / (res.elapsedMs / 1000),
-    latency: summarize(res.latencies),
-    errors: res.errors,
-    timeouts: res.timeouts,
-    non2xx: res.non2xx,
-    mismatches: res.mismatches,
-    cpu: { server: null, upstream: null, loadgen: null },
-    spread: null,
-    problems,
-  };
 }
 
 function commandLine(argv: readonly string[]): string {
   const args = argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
-  if (process.env.npm_lifecycle_event === 'bench') return `npm run bench${args ? ` -- ${args}` : ''}`;
-  return `npx tsx scripts/bench.ts${args ? ` ${args}` : ''}`;
+  return `npm run bench${args ? ` -- ${args}` : ''}`;
+}
+
+function postgresVersion(url: string): string {
+  try {
+    return execFileSync('psql', [url.replace(/\/?$/, '/postgres'), '-Atc', 'show server_version'], { encoding: 'utf8', timeout: 5_000 }).trim();
+  } catch {
+    return 'unknown (psql not available or server not reachable)';
+  }
+}
+
+async function preparePeer(rows: readonly Row[]): Promise<{ install: PeerInstall | null; error: string | null }> {
+  if (!rows.some((r) => r.contender.kind === 'peer')) return { install: null, error: 'not selected' };
+  try {
+    return { install: await ensurePeer(ROOT, progress), error: null };
+  } catch (err) {
+    const error = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? 'install failed';
+    progress(`peer unavailable, its rows are skipped: ${error}`);
+    return { install: null, error };
+  }
 }
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   const opts = parseOptions(argv);
   if (opts === null) return 0;
-  const scenarios = SCENARIOS.filter((s) => selected(s, opts));
-  if (scenarios.length === 0) throw new Error('no rows selected');
+  const rows = selectRows({ groups: opts.groups, contenders: opts.contenders, rows: opts.rows });
+  if (rows.length === 0) throw new Error('no rows selected');
 
   process.once('SIGINT', () => {
     progress('SIGINT: stopping (again to force)');
@@ -361,22 +176,34 @@ async function main(): Promise<number> {
     mkdirSync(profileDir, { recursive: true });
   }
 
-  const rounds = new Map<string, RowResult[]>(scenarios.map((s) => [s.id, []]));
-  const shape = { streamEvents: 0 };
   const date = new Date().toISOString();
   const loadBefore = loadavg()[0] ?? 0;
+  const peer = await preparePeer(rows);
+  const rounds = new Map<string, RowResult[]>(rows.map((r) => [r.id, []]));
+  const runOpts: RunOptions = {
+    durationS: opts.durationS,
+    warmupS: opts.warmupS,
+    streamConcurrency: opts.streamConcurrency,
+    holdStreams: opts.holdStreams,
+    holdWaitS: opts.holdWaitS,
+    isInterrupted: () => interrupted,
+    progress,
+  };
   try {
     progress('starting fake upstream');
     const upstream = await startChild({ name: 'fake upstream', script: 'scripts/bench/upstream.ts', args: [], cwd: ROOT });
-    const ctx: Context = { opts, upstream, profileDir };
+    const env: TargetEnv = { root: ROOT, upstreamOrigin: upstream.url, peer: peer.install, peerError: peer.error, pgServer: opts.pgUrl, profileDir };
     // Interleaved (every row, then every row again) so a burst of outside load hits all rows
     // alike instead of skewing one of them; every other round runs backwards so no row always
     // runs right after the same neighbour.
     for (let round = 1; round <= opts.rounds && !interrupted; round++) {
       if (opts.rounds > 1) progress(`round ${round}/${opts.rounds}`);
-      for (const s of round % 2 === 1 ? scenarios : [...scenarios].reverse()) {
+      for (const row of round % 2 === 1 ? rows : [...rows].reverse()) {
         if (interrupted) break;
-        rounds.get(s.id)!.push(await runScenario(s, ctx, shape));
+        const result = await runRow(row, env, runOpts);
+        const upstreamDead = upstream.exited();
+        if (upstreamDead !== null) result.problems.push(`fake upstream ended during the run (${upstreamDead})`);
+        rounds.get(row.id)!.push(result);
       }
     }
   } finally {
@@ -387,7 +214,11 @@ async function main(): Promise<number> {
     return 130;
   }
 
-  const rows = scenarios.map((s) => combineRounds(rounds.get(s.id)!));
+  const results = rows.map((r) => {
+    const rs = rounds.get(r.id)!;
+    return rs.length ? combineRounds(rs) : emptyRow(r, 'not run');
+  });
+  const loads = results.map((r) => r.load);
   const cpuList = cpus();
   const meta: RunMeta = {
     date,
@@ -397,27 +228,33 @@ async function main(): Promise<number> {
     os: `${platform()} ${release()} ${arch()}`,
     node: process.version,
     command: commandLine(argv),
-    connections: opts.connections,
     warmupS: opts.warmupS,
     durationS: opts.durationS,
     rounds: opts.rounds,
     loadBefore,
     loadAfter: loadavg()[0] ?? 0,
-    bodyBytes: Buffer.byteLength(BODY),
-    streamEvents: shape.streamEvents,
-    sinks: [...new Set(scenarios.filter((s) => s.target === 'proxy').map((s) => s.sink ?? 'none'))],
+    loadMin: Math.min(...loads),
+    loadMax: Math.max(...loads),
+    peer: peer.install
+      ? `${PEER_PACKAGE}@${peer.install.version} (@hono/node-server ${peer.install.nodeServer})`
+      : `${PEER_PACKAGE}@${PEER_VERSION} not run (${peer.error ?? 'not selected'})`,
+    postgres: rows.some((r) => r.contender.sink === 'postgres') ? postgresVersion(opts.pgUrl) : 'not used',
+    largeBodyBytes: Buffer.byteLength(BODIES.large),
+    smallBodyBytes: Buffer.byteLength(BODIES.small),
+    streamConcurrency: opts.streamConcurrency,
+    holdStreams: opts.holdStreams,
+    holdWaitS: opts.holdWaitS,
   };
 
-  process.stdout.write(`\n${table(rows)}\n\n`);
-  for (const v of verdicts(rows)) process.stdout.write(`Targets (${v.row}): ${v.rps.text.replace(/\*\*/g, '')} · ${v.p99.text.replace(/\*\*/g, '')}\n`);
-  for (const line of hopLatencyLines(rows)) process.stdout.write(`${line.replace(/`/g, '')}\n`);
+  process.stdout.write(`\n${targetsTable(results)}\n\n${tables(results)}\n\n`);
   if (profileDir !== null) process.stdout.write(`CPU profiles: ${profileDir}\n`);
   if (opts.write) {
-    writeSection(opts.out, section(meta, rows));
+    writeSection(opts.out, section(meta, results));
     process.stdout.write(`wrote ${opts.out}\n`);
   }
   // A broken row means the run did not measure what it claims; missed targets are a result.
-  return rows.some((r) => r.problems.length > 0) ? 1 : 0;
+  // The peer is a guest: its failure is reported in the tables, not a failed benchmark.
+  return results.some((r) => r.problems.length > 0 && r.row.contender.kind !== 'peer') ? 1 : 0;
 }
 
 main().then(

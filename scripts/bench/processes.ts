@@ -5,7 +5,9 @@
  * tracked so a `finally` or a SIGINT can stop them all.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
+import { cpuMicros as procCpuMicros } from './proc.ts';
 import { CPU_QUERY, LISTENING_LINE } from './protocol.ts';
 
 export interface ServerChild {
@@ -79,7 +81,11 @@ export function startChild(opts: SpawnOptions): Promise<ServerChild> {
         pid: child.pid!,
         exited: () => exitInfo,
         stderrTail: () => stderr,
-        cpuMicros: () => askCpu(child),
+        // /proc first: the same measure as for external children (the peer), all threads.
+        cpuMicros: () => {
+          const fromProc = procCpuMicros(child.pid!);
+          return fromProc === null ? askCpu(child) : Promise.resolve(fromProc);
+        },
         stop: async () => {
           live.delete(handle);
           if (exitInfo !== null) return;
@@ -98,6 +104,102 @@ export function startChild(opts: SpawnOptions): Promise<ServerChild> {
     void exitedPromise.then(() => {
       if (!ready) fail(`exited before listening (${exitInfo})`);
     });
+  });
+}
+
+export interface ExternalOptions {
+  name: string;
+  /** Executable and arguments; `{port}` in an argument is replaced by a free port. */
+  command: string;
+  args: readonly string[];
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+  host?: string;
+  startTimeoutMs?: number;
+}
+
+/**
+ * A server that does not speak the child protocol (the peer gateway): started on a free port,
+ * ready once that port accepts a TCP connection, stopped with SIGTERM (SIGKILL after a grace).
+ * Its output is drained (a full pipe would block it) and the tail of both kept for diagnosis.
+ */
+export async function startExternal(opts: ExternalOptions): Promise<ServerChild> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = await freePort(host);
+  const child = spawn(opts.command, opts.args.map((a) => a.replaceAll('{port}', String(port))), {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (s: string): void => {
+    output = (output + s).slice(-STDERR_KEEP);
+  };
+  child.stdout!.setEncoding('utf8');
+  child.stderr!.setEncoding('utf8');
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  let exitInfo: string | null = null;
+  const exitedPromise = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitInfo = signal !== null ? `killed by ${signal}` : `exit code ${code}`;
+      resolve();
+    });
+  });
+  const spawnError = new Promise<string>((resolve) => child.once('error', (err) => resolve(err.message)));
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 30_000);
+  for (;;) {
+    if (await canConnect(host, port)) break;
+    const failed = await Promise.race([spawnError, delay(150).then(() => null)]);
+    const why = failed !== null ? `spawn failed: ${failed}` : exitInfo !== null ? `exited before listening (${exitInfo})` : Date.now() > deadline ? 'port not open in time' : null;
+    if (why !== null) {
+      kill(child);
+      throw new Error(`${opts.name}: ${why}${output ? `\n--- output ---\n${output.trimEnd()}` : ''}`);
+    }
+  }
+  const handle: ServerChild = {
+    name: opts.name,
+    url: `http://${host}:${port}`,
+    pid: child.pid!,
+    exited: () => exitInfo,
+    stderrTail: () => output,
+    cpuMicros: () => Promise.resolve(procCpuMicros(child.pid!)),
+    stop: async () => {
+      live.delete(handle);
+      if (exitInfo !== null) return;
+      child.kill('SIGTERM');
+      const graceful = await Promise.race([exitedPromise.then(() => true), delay(5_000).then(() => false)]);
+      if (!graceful) {
+        child.kill('SIGKILL');
+        await exitedPromise;
+      }
+    },
+  };
+  live.add(handle);
+  return handle;
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.setTimeout(1_000, () => done(false));
   });
 }
 

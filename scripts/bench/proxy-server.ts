@@ -2,11 +2,13 @@
  * Benchmark child: yaLLMproxy itself (`startProxy`, the same code `src/main.ts` serves) with one
  * model, `bench-model`, pointing at the fake upstream.
  *
- *   node --import tsx scripts/bench/proxy-server.ts --upstream http://127.0.0.1:PORT/bench/v1 [--sink none|default]
+ *   node --import tsx scripts/bench/proxy-server.ts --upstream http://127.0.0.1:PORT/bench/v1
+ *        [--sink none|default|postgres] [--pg-url postgres://user@host:port/database]
  *
  * `--sink none`: `nullSink`, i.e. the proxy core alone. `--sink default`: whatever
- * `createSinks` builds from the default logging/database settings (files + SQLite once the
- * logging work lands), with every path inside a temp dir so a run never writes into the repo.
+ * `createSinks` builds from the default logging/database settings (files + SQLite), with every
+ * path inside a temp dir so a run never writes into the repo. `--sink postgres`: the same, with
+ * `database.backend: postgres` on the database of `--pg-url` (the parent creates it empty).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,6 +45,7 @@ runChild('bench proxy', async () => {
     stringify({
       model_list: [{ model_name: BENCH_MODEL, model_params: { api_base: upstream, api_key: 'sk-bench-upstream' } }],
       router_settings: { num_retries: 1 },
+      ...(sinkMode === 'postgres' ? { database: postgresSettings(argValue('pg-url')) } : {}),
     }),
   );
   writeFileSync(addedPath, stringify({ model_list: [], router_settings: { fallbacks: [] } }));
@@ -52,7 +55,7 @@ runChild('bench proxy', async () => {
   const config = loaded.config;
 
   let sink: RequestSink = nullSink;
-  if (sinkMode === 'default') sink = (await createSinks({ config, rootDir: dir, log })).sink;
+  if (sinkMode !== 'none') sink = (await createSinks({ config, rootDir: dir, log })).sink;
 
   const proxy = await startProxy({ config, sink, log, host, port: 0 });
   serveUntilStopped('yaLLMproxy', proxy.url, {
@@ -63,3 +66,23 @@ runChild('bench proxy', async () => {
     },
   });
 });
+
+/** `database:` settings for a `postgres://user[:password]@host[:port]/database` URL. */
+function postgresSettings(raw: string): object {
+  const url = new URL(raw);
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new Error(`--pg-url: not a postgres URL: ${raw}`);
+  if (database === '') throw new Error(`--pg-url: no database name in ${raw}`);
+  return {
+    backend: 'postgres',
+    connection: {
+      postgres: {
+        host: url.hostname,
+        port: url.port === '' ? 5432 : Number(url.port),
+        database,
+        user: decodeURIComponent(url.username) || 'postgres',
+        password: decodeURIComponent(url.password),
+      },
+    },
+  };
+}

@@ -1,182 +1,298 @@
 /**
- * Turns benchmark rows into the stdout table and the `docs/benchmarks.md` section. Other
+ * Turns benchmark rows into the stdout tables and the `docs/benchmarks.md` section. Other
  * benchmarks own other sections of that file, so only the text between this benchmark's
  * markers is ever replaced.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { LatencySummary } from './load.ts';
-import type { SinkMode } from './protocol.ts';
+import type { ContenderId } from './plan.ts';
+import { SCENARIOS } from './plan.ts';
+import { perStreamKiB, type HoldRow, type LoadRow, type RowResult, type StreamRow } from './results.ts';
 
-export type Target = 'direct' | 'bare' | 'proxy';
+export const TARGET_PEER_MULTIPLE = 4;
+export const TARGET_BARE_PCT = 80;
+export const TARGET_TTFB_ADDED_MS = 2;
+export const TARGET_STREAM_KIB = 64;
 
-/** One row of the table. Adding a row to the benchmark is adding one of these to the list. */
-export interface Scenario {
-  /** Short id, used by `--rows` and by `compare` of other rows. */
-  id: string;
-  label: string;
-  target: Target;
-  /** Request `"stream": true` (SSE answer) instead of a JSON completion. */
-  stream: boolean;
-  /** Proxy rows only: which sinks the proxy child runs with (default 'none'). */
-  sink?: SinkMode;
-  /** Fixed concurrency for this row; default: `--connections`. */
-  connections?: number;
-  /** Rows (same stream mode and connections) this one's overhead is measured against. */
-  compare?: { bare: string; direct: string };
-  /** Judged against the issue's targets (≥ 80 % of bare req/s, p99 added ≤ 2 ms). */
-  judged?: boolean;
-}
+type Results = ReadonlyMap<string, RowResult>;
 
-export interface RowResult {
-  scenario: Scenario;
-  /** 2xx responses per second of the measured run. */
-  rps: number;
-  latency: LatencySummary;
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  mismatches: number;
-  /** CPU time per 2xx response during the measured run, µs; null when not measured / no such process. */
-  cpu: { server: number | null; upstream: number | null; loadgen: number | null };
-  /** With `--rounds` > 1: the row shows the median round by req/s; this is the spread over all rounds. */
-  spread: { rounds: number; minRps: number; maxRps: number } | null;
-  /** Why the row cannot be trusted; empty when it is valid. */
-  problems: string[];
-}
-
-export const TARGET_RPS_PCT = 80;
-export const TARGET_P99_ADDED_MS = 2;
-
-interface Derived {
-  pctOfBare: number | null;
-  p99VsDirect: number | null;
-  p99VsBare: number | null;
-}
-
-function derive(row: RowResult, byId: ReadonlyMap<string, RowResult>): Derived {
-  const none: Derived = { pctOfBare: null, p99VsDirect: null, p99VsBare: null };
-  const cmp = row.scenario.compare;
-  if (!cmp || row.problems.length > 0) return none;
-  const bare = byId.get(cmp.bare);
-  const direct = byId.get(cmp.direct);
-  const usable = (r: RowResult | undefined): r is RowResult => r !== undefined && r.problems.length === 0;
-  return {
-    pctOfBare: usable(bare) ? (row.rps / bare.rps) * 100 : null,
-    p99VsDirect: usable(direct) ? row.latency.p99 - direct.latency.p99 : null,
-    p99VsBare: usable(bare) ? row.latency.p99 - bare.latency.p99 : null,
-  };
-}
+const valid = (r: RowResult | undefined): r is RowResult => r !== undefined && r.problems.length === 0;
+const get = <T extends RowResult['type']>(rs: Results, id: string, type: T): Extract<RowResult, { type: T }> | undefined => {
+  const r = rs.get(id);
+  return r?.type === type ? (r as Extract<RowResult, { type: T }>) : undefined;
+};
 
 const ms = (v: number): string => (Number.isFinite(v) ? v.toFixed(2) : 'n/a');
-const signedMs = (v: number | null): string => (v === null ? '–' : `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(2)}`);
-const micros = (v: number | null): string => (v === null || !Number.isFinite(v) ? '–' : v.toFixed(0));
-const pct = (v: number | null): string => (v === null ? '–' : `${v.toFixed(1)} %`);
+const signed = (v: number | null, digits = 2): string => (v === null || !Number.isFinite(v) ? '–' : `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(digits)}`);
+const num0 = (v: number | null): string => (v === null || !Number.isFinite(v) ? '–' : v.toFixed(0));
+const mib = (kib: number | null): string => (kib === null ? '–' : (kib / 1024).toFixed(1));
+const pct = (v: number | null): string => (v === null || !Number.isFinite(v) ? '–' : `${v.toFixed(1)} %`);
+const times = (v: number | null): string => (v === null || !Number.isFinite(v) ? '–' : `${v.toFixed(2)}×`);
 
-export function table(rows: readonly RowResult[]): string {
-  const byId = new Map(rows.map((r) => [r.scenario.id, r]));
-  const head = [
-    'Scenario',
-    'req/s',
-    'p50 ms',
-    'p90 ms',
-    'p99 ms',
-    'max ms',
-    'errors',
-    'non-2xx',
-    'req/s vs bare',
-    'p99 added vs direct, ms',
-    'p99 added vs bare, ms',
-    'server CPU µs/req',
-    'upstream CPU µs/req',
-    'status',
-  ];
-  const lines = [`| ${head.join(' | ')} |`, `|${head.map((h, i) => (i === 0 || i === head.length - 1 ? ' --- ' : ' ---: ')).join('|')}|`];
-  for (const r of rows) {
-    const d = derive(r, byId);
-    const invalid = r.problems.length > 0;
-    const cells = [
-      `${r.scenario.label} (\`${r.scenario.id}\`)`,
-      // An invalid row keeps its numbers for diagnosis but must not read as a result.
-      (invalid ? `~~${Math.round(r.rps)}~~` : String(Math.round(r.rps))) +
-        (r.spread ? ` (${Math.round(r.spread.minRps)}–${Math.round(r.spread.maxRps)} over ${r.spread.rounds})` : ''),
-      ms(r.latency.p50),
-      ms(r.latency.p90),
-      ms(r.latency.p99),
-      ms(r.latency.max),
+function headline(r: RowResult, text: string): string {
+  const spread = r.spread ? ` (${r.spread.min.toFixed(r.type === 'load' ? 0 : 1)}–${r.spread.max.toFixed(r.type === 'load' ? 0 : 1)} over ${r.spread.rounds})` : '';
+  return (r.problems.length ? `~~${text}~~` : text) + spread;
+}
+
+function status(r: RowResult): string {
+  return r.problems.length ? `**INVALID**: ${r.problems.join('; ')}` : 'ok';
+}
+
+function mdTable(head: string[], rows: string[][]): string {
+  const align = head.map((_, i) => (i === 0 || i === head.length - 1 ? ' --- ' : ' ---: '));
+  return [`| ${head.join(' | ')} |`, `|${align.join('|')}|`, ...rows.map((cells) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`)].join('\n');
+}
+
+/** Ratio of this row's rps to another contender's in the same scenario (both valid). */
+function ratio(rs: Results, r: LoadRow | StreamRow, other: ContenderId): number | null {
+  const o = rs.get(`${r.row.scenario.id}/${other}`);
+  if (!valid(r) || !valid(o) || (o.type !== 'load' && o.type !== 'stream') || o.rps === 0) return null;
+  return r.rps / o.rps;
+}
+
+function loadTable(rs: Results, rows: readonly LoadRow[]): string {
+  return mdTable(
+    ['Contender', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', '% of direct', '% of bare', '× peer', 'server CPU µs/req', 'RSS idle / run peak MiB', 'status'],
+    rows.map((r) => {
+      const toPct = (v: number | null): string => pct(v === null ? null : v * 100);
+      return [
+        `${r.row.contender.label} (\`${r.row.id}\`)`,
+        String(r.connections || r.row.scenario.connections || '–'),
+        headline(r, String(Math.round(r.rps))),
+        ms(r.latency.p50),
+        ms(r.latency.p99),
+        ms(r.latency.max),
+        String(r.errors),
+        r.row.contender.id === 'direct' ? '–' : toPct(ratio(rs, r, 'direct')),
+        r.row.contender.id === 'bare' || r.row.contender.id === 'direct' ? '–' : toPct(ratio(rs, r, 'bare')),
+        r.row.contender.id === 'peer' ? '–' : times(ratio(rs, r, 'peer')),
+        num0(r.cpuPerReq),
+        r.rssIdleKiB === null ? '–' : `${mib(r.rssIdleKiB)} / ${mib(r.rssPeakKiB)}`,
+        status(r),
+      ];
+    }),
+  );
+}
+
+function vsDirect(rs: Results, r: StreamRow, pick: (d: StreamRow) => number): number | null {
+  const d = get(rs, `${r.row.scenario.id}/direct`, 'stream');
+  return valid(r) && valid(d) && r.row.contender.id !== 'direct' ? pick(r) - pick(d) : null;
+}
+
+function streamTable(rs: Results, rows: readonly StreamRow[]): string {
+  return mdTable(
+    ['Contender', 'streams/s', 'TTFB p50 ms', 'TTFB p99 ms', 'TTFB added p50 / p99 ms', 'gap p50 ms', 'gap p99 ms', 'gap max ms', 'gap added p50 / p99 ms', 'stream p50 ms (added)', 'errors', '× peer', 'server CPU µs/stream', 'RSS idle / run peak MiB', 'status'],
+    rows.map((r) => [
+      `${r.row.contender.label} (\`${r.row.id}\`)`,
+      headline(r, r.rps.toFixed(1)),
+      ms(r.ttfb.p50),
+      ms(r.ttfb.p99),
+      `${signed(vsDirect(rs, r, (x) => x.ttfb.p50))} / ${signed(vsDirect(rs, r, (x) => x.ttfb.p99))}`,
+      ms(r.gap.p50),
+      ms(r.gap.p99),
+      ms(r.gap.max),
+      `${signed(vsDirect(rs, r, (x) => x.gap.p50))} / ${signed(vsDirect(rs, r, (x) => x.gap.p99))}`,
+      `${ms(r.total.p50)} (${signed(vsDirect(rs, r, (x) => x.total.p50))})`,
       String(r.errors),
-      String(r.non2xx),
-      pct(d.pctOfBare),
-      signedMs(d.p99VsDirect),
-      signedMs(d.p99VsBare),
-      micros(r.cpu.server),
-      micros(r.cpu.upstream),
-      invalid ? `**INVALID**: ${r.problems.join('; ')}` : 'ok',
-    ];
-    lines.push(`| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`);
-  }
-  return lines.join('\n');
+      r.row.contender.id === 'peer' ? '–' : times(ratio(rs, r, 'peer')),
+      num0(r.cpuPerReq),
+      r.rssIdleKiB === null ? '–' : `${mib(r.rssIdleKiB)} / ${mib(r.rssPeakKiB)}`,
+      status(r),
+    ]),
+  );
+}
+
+function holdTable(rows: readonly HoldRow[]): string {
+  return mdTable(
+    ['Contender', 'streams', 'flowing', 'RSS baseline MiB', 'RSS open MiB', 'RSS after close MiB', 'KiB per stream', 'errors', 'status'],
+    rows.map((r) => [
+      `${r.row.contender.label} (\`${r.row.id}\`)`,
+      String(r.streams),
+      String(r.flowing),
+      mib(r.baselineKiB),
+      mib(r.openKiB),
+      mib(r.closedKiB),
+      headline(r, num0(perStreamKiB(r))),
+      String(r.errors),
+      status(r),
+    ]),
+  );
 }
 
 export interface Verdict {
-  row: string;
-  rps: { ok: boolean; text: string };
-  p99: { ok: boolean; text: string };
+  target: string;
+  measured: string;
+  /** null: not measured in this run (row not selected or invalid). */
+  pass: boolean | null;
+  why: string;
 }
 
-/** One verdict per judged row; a row that could not be measured fails. */
-export function verdicts(rows: readonly RowResult[]): Verdict[] {
-  const byId = new Map(rows.map((r) => [r.scenario.id, r]));
-  return rows
-    .filter((r) => r.scenario.judged)
-    .map((r) => {
-      const d = derive(r, byId);
-      const rpsOk = d.pctOfBare !== null && d.pctOfBare >= TARGET_RPS_PCT;
-      const p99Ok = d.p99VsDirect !== null && d.p99VsDirect <= TARGET_P99_ADDED_MS;
-      // How much the minimal pass-through itself adds: the part of the gap no proxy code can remove.
-      const bare = r.scenario.compare ? byId.get(r.scenario.compare.bare) : undefined;
-      const direct = r.scenario.compare ? byId.get(r.scenario.compare.direct) : undefined;
-      const bareAdded =
-        bare && direct && bare.problems.length === 0 && direct.problems.length === 0 ? bare.latency.p99 - direct.latency.p99 : null;
-      return {
-        row: r.scenario.id,
-        rps: {
-          ok: rpsOk,
-          text: `req/s ≥ ${TARGET_RPS_PCT} % of bare: **${rpsOk ? 'PASS' : 'FAIL'}** (${d.pctOfBare === null ? 'not measurable' : pct(d.pctOfBare)})`,
-        },
-        p99: {
-          ok: p99Ok,
-          text:
-            `p99 added vs direct ≤ ${TARGET_P99_ADDED_MS} ms: **${p99Ok ? 'PASS' : 'FAIL'}** ` +
-            `(${d.p99VsDirect === null ? 'not measurable' : `${signedMs(d.p99VsDirect)} ms`}; vs bare ${signedMs(d.p99VsBare)} ms; ` +
-            `the bare pass-through itself adds ${signedMs(bareAdded)} ms)`,
-        },
-      };
-    });
+function cpuNote(r: LoadRow | StreamRow | undefined): string {
+  return r?.cpuPerReq == null ? '–' : `${r.cpuPerReq.toFixed(0)} µs`;
 }
 
-/**
- * For rows at one connection: nothing queues there, so row − direct is the latency of the extra
- * hop itself, the reading of "added latency" that does not depend on throughput.
- */
-export function hopLatencyLines(rows: readonly RowResult[]): string[] {
-  const byId = new Map(rows.map((r) => [r.scenario.id, r]));
-  const out: string[] = [];
-  for (const r of rows) {
-    const cmp = r.scenario.compare;
-    if (r.scenario.connections !== 1 || !cmp || r.problems.length > 0) continue;
-    const direct = byId.get(cmp.direct);
-    const bare = byId.get(cmp.bare);
-    if (!direct || direct.problems.length > 0) continue;
-    const vsBare = bare && bare.problems.length === 0
-      ? `; vs bare p50 ${signedMs(r.latency.p50 - bare.latency.p50)} ms, p99 ${signedMs(r.latency.p99 - bare.latency.p99)} ms`
-      : '';
-    out.push(
-      `Added latency of the hop at 1 connection (\`${r.scenario.id}\`): p50 ${signedMs(r.latency.p50 - direct.latency.p50)} ms, ` +
-        `p99 ${signedMs(r.latency.p99 - direct.latency.p99)} ms vs direct${vsBare}.`,
-    );
+export function verdicts(rs: Results): Verdict[] {
+  const out: Verdict[] = [];
+  const notRun = (target: string, ids: string[]): Verdict => ({
+    target,
+    measured: 'not measured',
+    pass: null,
+    why: `needs valid rows ${ids.map((i) => `\`${i}\``).join(', ')}${ids.some((i) => rs.get(i)?.problems.length) ? ` (invalid: ${ids.flatMap((i) => rs.get(i)?.problems ?? []).join('; ')})` : ''}`,
+  });
+
+  {
+    const t = `default logging ≥ ${TARGET_PEER_MULTIPLE}× the peer's req/s at 32 connections`;
+    const a = get(rs, 'chat32/proxy-logging', 'load');
+    const p = get(rs, 'chat32/peer', 'load');
+    if (!valid(a) || !valid(p)) out.push(notRun(t, ['chat32/proxy-logging', 'chat32/peer']));
+    else {
+      const x = a.rps / p.rps;
+      const s = get(rs, 'chat32/proxy', 'load');
+      out.push({
+        target: t,
+        measured: `${x.toFixed(2)}× (${Math.round(a.rps)} vs ${Math.round(p.rps)} req/s)`,
+        pass: x >= TARGET_PEER_MULTIPLE,
+        why:
+          x >= TARGET_PEER_MULTIPLE
+            ? ''
+            : `server CPU per request: default logging ${cpuNote(a)}, sinks off ${cpuNote(s)}, peer ${cpuNote(p)}; on 2 shared cores req/s ≈ the inverse of that cost`,
+      });
+    }
+  }
+  {
+    const t = `sinks off ≥ ${TARGET_BARE_PCT} % of the bare pass-through's req/s (32 connections)`;
+    const a = get(rs, 'chat32/proxy', 'load');
+    const b = get(rs, 'chat32/bare', 'load');
+    if (!valid(a) || !valid(b)) out.push(notRun(t, ['chat32/proxy', 'chat32/bare']));
+    else {
+      const x = (a.rps / b.rps) * 100;
+      out.push({
+        target: t,
+        measured: `${x.toFixed(1)} % (${Math.round(a.rps)} vs ${Math.round(b.rps)} req/s)`,
+        pass: x >= TARGET_BARE_PCT,
+        why: x >= TARGET_BARE_PCT ? '' : `server CPU per request: yaLLMproxy ${cpuNote(a)} vs bare ${cpuNote(b)}`,
+      });
+    }
+  }
+  for (const sc of ['stream1', 'stream'] as const) {
+    for (const id of ['proxy', 'proxy-logging'] as const) {
+      const a = get(rs, `${sc}/${id}`, 'stream');
+      const d = get(rs, `${sc}/direct`, 'stream');
+      const t = `added time to first byte ≤ ${TARGET_TTFB_ADDED_MS} ms p50 (\`${sc}/${id}\`, ${sc === 'stream1' ? '1 stream at a time' : `${a?.connections ?? '–'} concurrent streams`})`;
+      if (!valid(a) || !valid(d)) {
+        out.push(notRun(t, [`${sc}/${id}`, `${sc}/direct`]));
+        continue;
+      }
+      const added = a.ttfb.p50 - d.ttfb.p50;
+      const bare = get(rs, `${sc}/bare`, 'stream');
+      out.push({
+        target: t,
+        measured: `${signed(added)} ms (p50 ${ms(a.ttfb.p50)} vs direct ${ms(d.ttfb.p50)} ms; p99 added ${signed(a.ttfb.p99 - d.ttfb.p99)} ms)`,
+        pass: added <= TARGET_TTFB_ADDED_MS,
+        why:
+          added <= TARGET_TTFB_ADDED_MS
+            ? ''
+            : `the bare pass-through adds ${valid(bare) ? `${signed(bare.ttfb.p50 - d.ttfb.p50)} ms` : '–'} at p50 under the same load; ` +
+              `server CPU per stream ${cpuNote(a)} vs bare ${cpuNote(bare)}`,
+      });
+    }
+  }
+  for (const id of ['proxy', 'proxy-logging'] as const) {
+    const t = `≤ ${TARGET_STREAM_KIB} KB memory per open stream (\`${id}\`)`;
+    const a = get(rs, `hold/${id}`, 'hold');
+    if (!valid(a)) out.push(notRun(t, [`hold/${id}`]));
+    else {
+      const per = perStreamKiB(a);
+      const allFlowing = a.flowing >= a.streams;
+      const pass = per !== null && per <= TARGET_STREAM_KIB && allFlowing;
+      const whys: string[] = [];
+      if (!allFlowing) {
+        whys.push(
+          `only ${a.flowing} of ${a.streams} streams got their first event: the rest were queued in the proxy, not open upstream ` +
+            `(undici Pool of 256 sockets per upstream origin), so the figure is not yet the cost of ${a.streams} open streams`,
+        );
+      }
+      if (per !== null && per > TARGET_STREAM_KIB) whys.push(`${per.toFixed(0)} KiB per stream`);
+      const h250 = get(rs, `hold250/${id}`, 'hold');
+      const per250 = valid(h250) ? perStreamKiB(h250) : null;
+      if (whys.length && per250 !== null && h250 !== undefined) {
+        whys.push(`with ${h250.streams} streams (${h250.flowing} flowing, all open end to end): ${per250.toFixed(1)} KiB per stream`);
+      }
+      out.push({
+        target: t,
+        measured: `${per === null ? '–' : per.toFixed(1)} KiB/stream (${mib(a.baselineKiB)} → ${mib(a.openKiB)} MiB for ${a.streams} streams, ${a.flowing} flowing)`,
+        pass,
+        why: whys.join('; '),
+      });
+    }
+  }
+  {
+    const t = 'zero errors (every yaLLMproxy row, all rounds)';
+    const ours = [...rs.values()].filter((r) => r.row.contender.kind === 'proxy');
+    const bad = ours.filter((r) => r.errors > 0);
+    const others = [...rs.values()].filter((r) => r.row.contender.kind !== 'proxy' && r.errors > 0);
+    const otherText = others.length ? `; other contenders: ${others.map((r) => `\`${r.row.id}\` ${r.errors} (${r.errorText})`).join(', ')}` : '';
+    if (ours.length === 0) out.push({ target: t, measured: 'not measured', pass: null, why: 'no yaLLMproxy row was run' });
+    else
+      out.push({
+        target: t,
+        measured: `${bad.reduce((n, r) => n + r.errors, 0)} errors over ${ours.length} rows${otherText}`,
+        pass: bad.length === 0 && ours.every((r) => r.problems.length === 0),
+        why: [...bad.map((r) => `\`${r.row.id}\`: ${r.errorText}`), ...ours.filter((r) => r.errors === 0 && r.problems.length).map((r) => `\`${r.row.id}\` invalid: ${r.problems.join('; ')}`)].join('; '),
+      });
   }
   return out;
+}
+
+function verdictTable(v: readonly Verdict[]): string {
+  return mdTable(
+    ['Target', 'Measured', 'Result', 'Why missed'],
+    v.map((x) => [x.target, x.measured, x.pass === null ? 'not measured' : x.pass ? '**PASS**' : '**MISS**', x.why || '–']),
+  );
+}
+
+/** One-connection rows: added latency of the hop itself. */
+function hopLine(rs: Results): string | null {
+  const d = get(rs, 'chat1/direct', 'load');
+  const b = get(rs, 'chat1/bare', 'load');
+  const p = get(rs, 'chat1/proxy', 'load');
+  if (!valid(d) || !valid(p)) return null;
+  const vsBare = valid(b) ? `; vs bare p50 ${signed(p.latency.p50 - b.latency.p50)} ms, p99 ${signed(p.latency.p99 - b.latency.p99)} ms` : '';
+  return `Added latency of the hop at 1 connection (\`chat1/proxy\`): p50 ${signed(p.latency.p50 - d.latency.p50)} ms, p99 ${signed(p.latency.p99 - d.latency.p99)} ms vs direct${vsBare}.`;
+}
+
+/** Every scenario that has rows, as markdown blocks (used for stdout too). */
+export function tables(results: readonly RowResult[]): string {
+  const rs: Results = new Map(results.map((r) => [r.row.id, r]));
+  const blocks: string[] = [];
+  const heading: Record<string, string> = {
+    chat: '### 1. Non-streaming chat completions',
+    stream: '### 2. Streaming: time to first byte and inter-event delay',
+    hold: '### 3. Slow streams held open: resident memory',
+    large: '### 4. Large bodies (200 KB prompts)',
+  };
+  let lastGroup = '';
+  for (const s of SCENARIOS) {
+    const rows = results.filter((r) => r.row.scenario.id === s.id);
+    if (rows.length === 0) continue;
+    if (s.group !== lastGroup) {
+      blocks.push(heading[s.group] ?? `### ${s.group}`);
+      lastGroup = s.group;
+    }
+    const title = `**${s.title}** (\`${s.id}\`)`;
+    if (s.kind === 'load') blocks.push(`${title}\n\n${loadTable(rs, rows as LoadRow[])}`);
+    else if (s.kind === 'stream') blocks.push(`${title}\n\n${streamTable(rs, rows as StreamRow[])}`);
+    else blocks.push(`${title}\n\n${holdTable(rows as HoldRow[])}`);
+    if (s.id === 'chat1') {
+      const hop = hopLine(rs);
+      if (hop) blocks.push(hop);
+    }
+  }
+  return blocks.join('\n\n');
+}
+
+export function targetsTable(results: readonly RowResult[]): string {
+  return verdictTable(verdicts(new Map(results.map((r) => [r.row.id, r]))));
 }
 
 export interface RunMeta {
@@ -187,87 +303,94 @@ export interface RunMeta {
   os: string;
   node: string;
   command: string;
-  connections: number;
   warmupS: number;
   durationS: number;
   rounds: number;
-  /** 1-minute load averages before and after the run: a busy machine skews every row. */
+  /** 1-minute load averages: before, after, and the range seen at row starts. */
   loadBefore: number;
   loadAfter: number;
-  bodyBytes: number;
-  streamEvents: number;
-  sinks: readonly string[];
+  loadMin: number;
+  loadMax: number;
+  peer: string;
+  postgres: string;
+  largeBodyBytes: number;
+  smallBodyBytes: number;
+  streamConcurrency: number;
+  holdStreams: number;
+  holdWaitS: number;
 }
 
 export const SECTION_START = '<!-- bench:proxy:start -->';
 export const SECTION_END = '<!-- bench:proxy:end -->';
 
-export function section(meta: RunMeta, rows: readonly RowResult[]): string {
-  const v = verdicts(rows);
-  const targetLines = v.length
-    ? v.map((x) => `**Targets** (\`${x.row}\`, ${meta.connections} connections): ${x.rps.text} · ${x.p99.text}`)
-    : ['**Targets**: not evaluated (no judged row was run).'];
+export function section(meta: RunMeta, results: readonly RowResult[]): string {
   return [
     SECTION_START,
-    '## Proxy core: throughput and added latency',
+    '## Proxy benchmark: yaLLMproxy vs a bare pass-through vs the Portkey gateway',
     '',
     '_Written by `npm run bench` (`scripts/bench.ts`); everything between the `bench:proxy` markers is replaced on each run._',
     '',
     `- Date: ${meta.date}`,
-    `- Machine: ${meta.cpuModel} × ${meta.cpuCount} logical CPUs, ${meta.memGiB.toFixed(1)} GiB RAM, ${meta.os}`,
-    `- Node: ${meta.node}; 1-min load average ${meta.loadBefore.toFixed(2)} before the run, ${meta.loadAfter.toFixed(2)} after ` +
-      `(the benchmark itself keeps about 3 processes busy)`,
     `- Command: \`${meta.command}\``,
-    `- Parameters: ${meta.connections} connections (rows named "1 connection": 1), pipelining 1, ${meta.warmupS} s warm-up + ${meta.durationS} s measured per row` +
-      `${meta.rounds > 1 ? ` and round (${meta.rounds} rounds, interleaved)` : ''}, ` +
-      `${meta.bodyBytes}-byte chat completion request (non-stream rows: JSON answer` +
-      `${meta.streamEvents > 0 ? `; stream rows: \`"stream": true\`, ${meta.streamEvents} SSE events` : ''}), ` +
-      `proxy sinks: ${meta.sinks.join(', ') || '–'}`,
+    `- Machine: ${meta.cpuModel} × ${meta.cpuCount} logical CPUs, ${meta.memGiB.toFixed(1)} GiB RAM, ${meta.os}`,
+    `- Load: 1-min load average ${meta.loadBefore.toFixed(2)} before the run, ${meta.loadAfter.toFixed(2)} after, ` +
+      `${meta.loadMin.toFixed(2)}–${meta.loadMax.toFixed(2)} at row starts (the benchmark itself keeps about 3 processes busy; ` +
+      'other work on the machine skews every row)',
+    `- Node ${meta.node}; peer: ${meta.peer}; PostgreSQL: ${meta.postgres}`,
+    `- Parameters: ${meta.warmupS} s warm-up + ${meta.durationS} s measured per row` +
+      `${meta.rounds > 1 ? ` and round (${meta.rounds} rounds, interleaved; median round shown${meta.rounds % 2 === 0 ? ', of an even number the lower of the middle two' : ''}, range in brackets)` : ''}; ` +
+      `${meta.smallBodyBytes}-byte chat request, ${Math.round(meta.largeBodyBytes / 1024)} KiB large request; ` +
+      `${meta.streamConcurrency} concurrent streams in scenario 2; ${meta.holdStreams} streams held in scenario 3 ` +
+      `(up to ${meta.holdWaitS} s to start)`,
     '',
-    table(rows),
+    '### Targets',
     '',
-    ...targetLines,
-    ...hopLatencyLines(rows).map((l) => `\n${l}`),
+    targetsTable(results),
+    '',
+    tables(results),
     '',
     '### Method',
     '',
-    '- Three kinds of process, so no two of them share an event loop: the fake upstream (`scripts/bench/upstream.ts`, ' +
-      'one process for the whole run, requests not recorded), the server under test (a fresh `node --import tsx` child per row) ' +
-      'and autocannon (in the benchmark process). On a 2-core machine they compete for the cores, the same way for every row.',
-    '- Rows: **direct** = autocannon → fake upstream; **bare** = a minimal Hono + @hono/node-server + undici Pool ' +
-      'pass-through (`scripts/bench/bare-passthrough.ts`: reads the body, forwards it, returns status + content-type + body; ' +
-      'no parsing, validation, routing or logging) — the least a Hono + undici proxy can cost; **proxy** = yaLLMproxy ' +
-      '(`startProxy`, `scripts/bench/proxy-server.ts`) with the given sinks.',
-    '- Each row: one request is checked first (200 and the expected content), then a warm-up run (discarded), then the ' +
-      'measured run on fresh connections. Closed loop: each connection sends its next request as soon as the previous one ' +
-      'is answered, so at saturation latency and throughput are tied (mean latency ≈ connections ÷ req/s), and p99 "added ' +
-      'latency" includes the queueing caused by a lower throughput, not just the extra hop.',
-    '- The "1 connection" rows send one request at a time: nothing queues, so their added latency is the cost of the ' +
-      'extra hop itself (parse, route, forward, relay), independent of throughput.',
-    '- req/s = 2xx responses ÷ measured wall time. Latency = time from request sent to last response byte (for streams: ' +
-      'the whole stream), per response from autocannon\'s `response` event; percentiles are exact nearest-rank over all 2xx ' +
-      'responses (autocannon\'s own histogram rounds to whole ms). Added latency = row p99 − comparison row p99, same ' +
-      'stream mode.',
-    '- CPU µs/req = CPU time (user + system, all threads, from `process.cpuUsage()` of the child) spent during the ' +
-      'measured run ÷ 2xx responses; server CPU of proxy − bare is roughly what the proxy\'s own code costs per request. ' +
-      'It is less sensitive to other load than req/s, but not immune: contention and a lower request rate (less work per ' +
-      'event-loop turn) both raise it.',
-    '- With `--rounds N` the rows run N times, interleaved (all rows, then all rows again in reverse order), and each row shows its median ' +
-      'round by req/s with the spread in brackets; a row is invalid if any of its rounds is.',
-    '- A row is **INVALID** (struck-through req/s, no derived numbers, targets fail) when any request errored or timed out ' +
-      '(10 s), answered non-2xx, had an unexpected body, or when the server child died.',
+    '- One run, one machine, one fake upstream (`scripts/bench/upstream.ts`: `test/helpers/fake-upstream.ts` in its own ' +
+      'process, requests not recorded). Every row starts a fresh server under test in its own process and stops it after; ' +
+      'the load generators (autocannon for scenarios 1 and 4, `scripts/bench/streams.ts` on undici for 2 and 3) run in the ' +
+      'benchmark process. On a 2-core machine the three processes compete for the cores, the same way for every row.',
+    '- Contenders: **direct** = client → fake upstream (the physical limit); **bare** = a minimal Hono + @hono/node-server + ' +
+      'undici Pool pass-through (`scripts/bench/bare-passthrough.ts`: no parsing, validation, routing or logging; the stack\'s ' +
+      'limit); **yaLLMproxy** (`startProxy`, `scripts/bench/proxy-server.ts`) with sinks off, with the default sinks (request ' +
+      'files + SQLite, in a temp dir) and with files + PostgreSQL (database `yallmp_bench_proxy`, dropped and created empty ' +
+      'before each such row); **peer** = the Portkey AI gateway from npm (`node build/start-server.js --headless`, installed ' +
+      'on demand into `.bench/peer/`, routed with `x-portkey-provider: openai` and `x-portkey-custom-host: <fake upstream>/v1`). ' +
+      'Its `@hono/node-server` is pinned to 1.13.5 (npm `overrides`): with the 1.19.x its `^1.3.3` range resolves to, every ' +
+      'streaming chat completion on Node fails with `TypeError: immutable` (Portkey-AI/gateway#1389, #1550).',
+    '- Each row: one request (or stream) is checked first, then a warm-up (discarded), then the measured run. Closed loop: ' +
+      'every connection sends its next request when the previous one is answered, so at saturation mean latency ≈ ' +
+      'connections ÷ req/s. req/s = 2xx responses ÷ wall time; latency percentiles are exact nearest-rank over every response.',
+    '- Streaming (2): the fake upstream sends 50 SSE events, the first at once and then one every 10 ms. The client stamps ' +
+      'the first body byte (TTFB, from the request being sent) and the completion of each event (`\\n\\n`, so a proxy that ' +
+      'splits or merges writes is measured as the client sees it); gap = time between consecutive events of a stream; ' +
+      '"added" = contender − direct at the same percentile. A stream is an error unless it is 200 with all 50 events ending in `[DONE]`.',
+    '- Held streams (3): a warm-up of 100 held streams first, then the baseline = median of 5 VmRSS readings of the server ' +
+      'process (`/proc/<pid>/status`); then N streams are opened (bursts of 100 every 20 ms) against an upstream that sends ' +
+      'one event a second, the benchmark waits until all have received their first event (or the wait ends), and reads VmRSS ' +
+      'again ("open"); per stream = (open − baseline) ÷ N. "After close" is read 2 s after every stream was aborted.',
+    '- Memory in 1, 2 and 4: VmRSS of the server process after its first request ("idle") and the peak sampled every 200 ms ' +
+      'during the measured run. CPU µs/req = the server process\'s user + system CPU time (`/proc/<pid>/stat`, all threads, ' +
+      '10 ms ticks) during the measured run ÷ 2xx responses — for the peer and for ours the same way.',
+    '- A row is **INVALID** (struck-through figure, no ratios, its targets fail) when any request errored, timed out, answered ' +
+      'non-2xx or with an unexpected body, or when the server died.',
     '',
     '### How to reproduce',
     '',
     '```sh',
-    'npm run bench                                  # full run (3 s warm-up + 10 s per row), rewrites this section',
-    'npm run bench -- --quick                       # 1 s + 3 s per row, for a quick look',
-    'npm run bench -- --duration 30 --connections 64',
-    'npm run bench -- --rounds 3                    # interleaved repeats, median shown: use on a busy machine',
-    'npm run bench -- --rows direct,bare,proxy      # a subset of the rows',
-    'npm run bench -- --sink none,default           # adds the rows with the default sinks (files + database)',
-    'npm run bench -- --rows bare,proxy --cpu-prof  # .cpuprofile per server child: .bench/profiles/<time>/<row>/',
-    'npm run bench -- --no-write                    # print only, leave this file alone',
+    'npm run bench                                        # everything (installs the peer into .bench/peer/ on first use)',
+    'npm run bench -- --quick                             # 1 s warm-up + 3 s per row, 200 held streams',
+    'npm run bench -- --rounds 3                          # interleaved repeats, median shown: use on a busy machine',
+    'npm run bench -- --scenarios chat,stream             # a subset of the scenarios: chat, stream, hold, large',
+    'npm run bench -- --contenders direct,bare,proxy,peer # a subset of the contenders',
+    'npm run bench -- --rows chat32/proxy,stream          # single rows (scenario/contender) or whole scenarios',
+    'npm run bench -- --pg-url postgres://postgres@127.0.0.1:5432   # the server for the files + PostgreSQL rows',
+    'npm run bench -- --no-write                          # print only, leave this file alone',
     '```',
     '',
     'Numbers depend on the machine and on what else runs on it; compare rows of one run rather than runs of different days.',
