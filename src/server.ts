@@ -54,7 +54,7 @@ export async function startProxy(opts: StartOptions): Promise<ProxyServer> {
   const config = getConfig();
   const counters = new RealtimeCounters();
   // Created once: connect timeouts, bind address and sinks need a restart to change.
-  const pools = new UpstreamPools({ connectTimeoutMs: config.timeouts.connectMs });
+  const pools = new UpstreamPools({ connectTimeoutMs: config.timeouts.connectMs, connections: config.maxUpstreamConnections });
   const app = createApp({
     getConfig,
     getAuth,

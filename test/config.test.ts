@@ -532,6 +532,7 @@ describe('loadConfig: settings', () => {
       enableResponsesEndpoint: false,
       maxRequestBytes: 10_485_760,
       maxResponseBytes: 8_388_608,
+      maxUpstreamConnections: 4_096,
       timeouts: { connectMs: 10_000, streamIdleMs: 120_000, bodyMs: 600_000 },
       retry: { baseDelayMs: 250, maxDelayMs: 2_000, maxRetryAfterMs: 10_000 },
       logging: {

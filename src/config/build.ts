@@ -108,6 +108,7 @@ export function toProxyConfig(input: {
     enableResponsesEndpoint: proxy.enable_responses_endpoint,
     maxRequestBytes: proxy.max_request_body_bytes,
     maxResponseBytes: proxy.max_response_body_bytes,
+    maxUpstreamConnections: proxy.max_upstream_connections,
     timeouts: { connectMs: timeouts.connect_ms, streamIdleMs: timeouts.stream_idle_ms, bodyMs: timeouts.body_ms },
     retry: {
       baseDelayMs: retry.base_delay_ms,

@@ -244,6 +244,7 @@ const proxySettings = section({
   enable_responses_endpoint: v.nullish(boolLike),
   max_request_body_bytes: v.nullish(positiveInt, 10_485_760),
   max_response_body_bytes: v.nullish(positiveInt, 8_388_608),
+  max_upstream_connections: v.nullish(positiveInt, 4_096),
   timeouts: section({
     connect_ms: v.nullish(positiveInt, 10_000),
     stream_idle_ms: v.nullish(positiveInt, 120_000),

@@ -139,6 +139,8 @@ export interface ProxyConfig {
   readonly maxRequestBytes: number;
   /** Max bytes of an upstream error / non-stream body kept in memory. */
   readonly maxResponseBytes: number;
+  /** Sockets per backend origin (keep-alive pool); requests beyond it wait for a free one. */
+  readonly maxUpstreamConnections: number;
   readonly timeouts: TimeoutsConfig;
   readonly retry: RetryConfig;
   readonly logging: LoggingConfig;

@@ -4,7 +4,7 @@ import { parseApiBase, type ParsedBase } from './url.ts';
 
 export interface PoolOptions {
   connectTimeoutMs: number;
-  /** Sockets per backend origin. */
+  /** Sockets per backend origin (default 4096): every open stream holds one for its whole life. */
   connections?: number;
 }
 
@@ -35,7 +35,7 @@ export class UpstreamPools {
     let pool = this.pools.get(origin);
     if (!pool) {
       pool = new Pool(origin, {
-        connections: this.opts.connections ?? 256,
+        connections: this.opts.connections ?? 4_096,
         pipelining: 1,
         keepAliveTimeout: 30_000,
         keepAliveMaxTimeout: 600_000,
