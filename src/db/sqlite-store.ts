@@ -8,6 +8,7 @@ import { spawnTsWorker } from '../ts-worker.ts';
 import { ERROR_INSERT_COLUMNS, REQUEST_INSERT_COLUMNS } from './batch.ts';
 import type { SqliteWorkerData, WorkerReply, WorkerRequest } from './sqlite-worker.ts';
 import type { BatchStore, RecordsWriteResult } from './store.ts';
+import type { RequestRecord } from '../logging/types.ts';
 import { recordJson } from '../logging/wire.ts';
 
 const WORKER_URL = new URL('./sqlite-worker.ts', import.meta.url);
@@ -35,6 +36,14 @@ export class SqliteWorkerError extends Error {
 type Outgoing = Extract<WorkerRequest, { id: number }> extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
 
 type Pending = { resolve: (reply: WorkerReply) => void; reject: (err: Error) => void };
+
+/** Records on their way to (or staged in) the thread, under their batch number. */
+interface Staged {
+  readonly worker: Worker;
+  readonly batch: number;
+  /** Settles once every message of the batch is posted. */
+  readonly posted: Promise<void>;
+}
 
 export function createSqliteWorkerStore(data: SqliteWorkerData): BatchStore {
   let worker: Worker | null = null;
@@ -75,6 +84,25 @@ export function createSqliteWorkerStore(data: SqliteWorkerData): BatchStore {
     return reply;
   };
 
+  let nextBatch = 1;
+  /** Batches handed over ahead of their write (see `prestage`). */
+  const prestaged = new WeakMap<readonly RequestRecord[], Staged>();
+
+  /** Posts `records` to the thread under a new batch number, 32 at a time, the loop running between. */
+  const stage = (records: readonly RequestRecord[]): Staged => {
+    const w = (worker ??= spawn());
+    const batch = nextBatch++;
+    const posted = (async () => {
+      for (let i = 0; i < records.length; i += RECORDS_PER_MESSAGE) {
+        if (i > 0) await yieldToLoop();
+        if (worker !== w) return;
+        const part = records.slice(i, i + RECORDS_PER_MESSAGE).map(recordJson);
+        w.postMessage({ op: 'records', batch, records: part } satisfies WorkerRequest);
+      }
+    })();
+    return { worker: w, batch, posted };
+  };
+
   // Started now, not on the first batch: loading the worker's modules takes about a second.
   worker = spawn();
   worker.unref();
@@ -87,20 +115,30 @@ export function createSqliteWorkerStore(data: SqliteWorkerData): BatchStore {
       // between them let the next batch's encoding slices in, and the thread sat idle meanwhile.
       const requests = rows.requests.map((r) => REQUEST_INSERT_COLUMNS.map((c) => r[c] ?? null));
       const errors = rows.errors.map((r) => ERROR_INSERT_COLUMNS.map((c) => r[c] ?? null));
+      const batch = nextBatch++;
       for (let i = 0; i < Math.max(requests.length, errors.length); i += ROWS_PER_MESSAGE) {
-        w.postMessage({ op: 'rows', requests: requests.slice(i, i + ROWS_PER_MESSAGE), errors: errors.slice(i, i + ROWS_PER_MESSAGE) });
+        w.postMessage({
+          op: 'rows',
+          batch,
+          requests: requests.slice(i, i + ROWS_PER_MESSAGE),
+          errors: errors.slice(i, i + ROWS_PER_MESSAGE),
+        } satisfies WorkerRequest);
       }
-      return (await call({ op: 'write' }, w)).inserted;
+      return (await call({ op: 'write', batch }, w)).inserted;
+    },
+    prestage(records) {
+      if (!prestaged.has(records)) prestaged.set(records, stage(records));
+    },
+    discard(records) {
+      const staged = prestaged.get(records);
+      prestaged.delete(records);
+      if (staged && worker === staged.worker) void staged.posted.then(() => staged.worker.postMessage({ op: 'discard', batch: staged.batch } satisfies WorkerRequest));
     },
     async writeRecords(records, strict): Promise<RecordsWriteResult> {
-      const w = (worker ??= spawn());
-      for (let i = 0; i < records.length; i += RECORDS_PER_MESSAGE) {
-        if (i > 0) await yieldToLoop();
-        if (worker !== w) break;
-        const part = records.slice(i, i + RECORDS_PER_MESSAGE).map(recordJson);
-        w.postMessage({ op: 'records', records: part } satisfies WorkerRequest);
-      }
-      const reply = await call({ op: 'write', strict }, w);
+      const staged = prestaged.get(records) ?? stage(records);
+      prestaged.delete(records);
+      await staged.posted;
+      const reply = await call({ op: 'write', batch: staged.batch, strict }, staged.worker);
       return { inserted: reply.inserted, bad: (reply.bad ?? []).map((b) => ({ index: b.index, error: new Error(b.message) })) };
     },
     async probe() {

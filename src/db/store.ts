@@ -28,6 +28,12 @@ export interface BatchStore {
    * the whole call and nothing is written. Stores without it get rows the writer encoded.
    */
   writeRecords?(records: readonly RequestRecord[], strict: boolean): Promise<RecordsWriteResult>;
+  /**
+   * Starts handing `records` over now, so the store can encode them while the previous batch
+   * commits; a later `writeRecords` of the same array commits them, `discard` drops them.
+   */
+  prestage?(records: readonly RequestRecord[]): void;
+  discard?(records: readonly RequestRecord[]): void;
   /** Resolves when the log tables can be written (the recovery loop's health check). */
   probe(): Promise<void>;
   /** Frees the store's own resources (not a handle it was given). */

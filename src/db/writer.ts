@@ -90,7 +90,10 @@ export function createDbWriter(opts: DbWriterOptions): DbWriter {
   /** Writes a batch, or spools it when the database is down or the write fails. */
   const deliver = async (batch: readonly RequestRecord[], encoded: Awaited<ReturnType<typeof encode>> | null): Promise<void> => {
     try {
-      if (!stats.dbUp) return await toSpool(batch);
+      if (!stats.dbUp) {
+        store.discard?.(batch);
+        return await toSpool(batch);
+      }
       if (writeRecords) return await deliverRecords(writeRecords, batch);
       if (!encoded) return await toSpool(batch);
       for (const bad of encoded.bad) await rejectLine(serialize(bad.record), bad.error);
@@ -129,6 +132,8 @@ export function createDbWriter(opts: DbWriterOptions): DbWriter {
       oldestAt = performance.now();
       // Encoding runs while the previous batch commits: two cores, two stages.
       const encoded = stats.dbUp && !writeRecords ? await encode(batch) : null;
+      // A store that encodes for itself gets the records now, while the previous batch commits.
+      if (stats.dbUp && writeRecords) store.prestage?.(batch);
       if (previous) await previous;
       previous = deliver(batch, encoded);
     }
