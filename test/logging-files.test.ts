@@ -347,6 +347,24 @@ describe('file sink queueing', () => {
     expect(errors).toHaveLength(2);
   });
 
+  it('bounds the bytes waiting for the writer thread too: large records beyond it are dropped and counted', async () => {
+    const dir = tempDir();
+    const errors: unknown[] = [];
+    const size = JSON.stringify(record()).length;
+    const sink = createFileSink({ dir, maxQueueBytes: Math.floor(size * 2.5), onError: (e) => errors.push(e) });
+    for (let i = 0; i < 6; i++) sink.publish(record({ id: `2000000${i}-z` }));
+    await sink.close();
+    // One loop turn hands over what fits in 2.5 records' worth of bytes: two; four are dropped.
+    expect(sink.stats).toEqual({ written: 2, dropped: 4, failed: 0, queued: 0 });
+    expect(readdirSync(dir)).toHaveLength(4);
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toMatch(/queue full \(\d+ bytes of records waiting\)/);
+    // Once written, the bytes are free again.
+    sink.publish(record({ id: '30000000-w' }));
+    await sink.close();
+    expect(sink.stats).toEqual({ written: 3, dropped: 4, failed: 0, queued: 0 });
+  });
+
   it('drains a 300-record backlog (two messages to the writer thread)', async () => {
     const dir = tempDir();
     const sink = createFileSink({ dir });

@@ -10,6 +10,12 @@ export interface FileSinkOptions {
   /** Records accepted but not yet on disk (waiting + being written); beyond it records are dropped. */
   readonly maxQueue?: number;
   /**
+   * Bytes of records (as JSON) handed to the writer thread and not yet written; beyond it records
+   * are dropped and counted like a full queue (default 64 MiB). Large prompts make a record-count
+   * bound alone meaningless: 10,000 records of 200 KB are 2 GB.
+   */
+  readonly maxQueueBytes?: number;
+  /**
    * Called once per burst of drops, and for write failures at most once per `errorIntervalMs`
    * (with the count since the last report); never per record.
    */
@@ -70,6 +76,8 @@ const RECORDS_PER_MESSAGE = 256;
  */
 export function createFileSink(opts: FileSinkOptions): FileSink {
   const maxQueue = positiveInt(opts.maxQueue, 10_000);
+  const maxQueueBytes = positiveInt(opts.maxQueueBytes, 64 * 1024 * 1024);
+  let queuedBytes = 0;
   const errorIntervalMs = opts.errorIntervalMs ?? 60_000;
   const workerData: FileWorkerData = { dir: opts.dir, redactHeaders: opts.redactHeaders ?? [] };
   const stats = { written: 0, dropped: 0, failed: 0, queued: 0 };
@@ -81,7 +89,8 @@ export function createFileSink(opts: FileSinkOptions): FileSink {
   let failedSinceReport = 0;
   let worker: Worker | null = null;
   let seq = 0;
-  const inFlight = new Map<number, number>();
+  /** Records and bytes per message to the thread, until its reply. */
+  const inFlight = new Map<number, { count: number; bytes: number }>();
   const idle: Array<() => void> = [];
 
   const report = (err: unknown): void => {
@@ -109,26 +118,37 @@ export function createFileSink(opts: FileSinkOptions): FileSink {
       }
     }
     // Hysteresis: a queue hovering at the bound is one burst, not one report per drop.
-    if (stats.queued <= maxQueue / 2) overflowing = false;
+    if (stats.queued <= maxQueue / 2 && queuedBytes <= maxQueueBytes / 2) overflowing = false;
     if (stats.queued === 0) for (const resolve of idle.splice(0)) resolve();
+  };
+
+  /** Reported once per burst (see the hysteresis in `settle`). */
+  const overflow = (message: string): void => {
+    if (overflowing) return;
+    overflowing = true;
+    report(new Error(message));
   };
 
   const failInFlight = (w: Worker, err: unknown): void => {
     if (worker !== w) return;
     worker = null;
     const error = { message: `request log writer thread failed: ${(err as Error)?.message ?? String(err)}`, code: null };
-    for (const count of inFlight.values()) settle({ written: 0, failed: count, error }, count);
+    for (const { count, bytes } of inFlight.values()) {
+      queuedBytes -= bytes;
+      settle({ written: 0, failed: count, error }, count);
+    }
     inFlight.clear();
   };
 
   const spawn = (): Worker => {
     const w = spawnTsWorker(WORKER_URL, workerData);
     w.on('message', (reply: FileWorkerReply) => {
-      const count = inFlight.get(reply.seq) ?? 0;
+      const sent = inFlight.get(reply.seq) ?? { count: 0, bytes: 0 };
       inFlight.delete(reply.seq);
+      queuedBytes -= sent.bytes;
       // An idle thread must not keep the process alive; a busy one must.
       if (inFlight.size === 0) w.unref();
-      settle(reply, count);
+      settle(reply, sent.count);
     });
     w.on('error', (err) => failInFlight(w, err));
     w.on('exit', (code) => failInFlight(w, new Error(`exited with code ${code}`)));
@@ -140,18 +160,32 @@ export function createFileSink(opts: FileSinkOptions): FileSink {
     const w = (worker ??= spawn());
     const id = ++seq;
     const texts: string[] = [];
+    let bytes = 0;
+    let unsendable = 0;
+    let overBudget = 0;
     for (const record of records) {
       const json = recordJson(record);
-      if (json !== null) texts.push(json);
+      if (json === null) unsendable++;
+      else if (queuedBytes + bytes + json.length > maxQueueBytes) overBudget++;
+      else {
+        texts.push(json);
+        bytes += json.length;
+      }
     }
-    const unsendable = records.length - texts.length;
     if (unsendable > 0) {
       const error = { message: 'request record is not JSON-serialisable', code: null };
       settle({ written: 0, failed: unsendable, error }, unsendable);
     }
+    if (overBudget > 0) {
+      stats.dropped += overBudget;
+      stats.queued -= overBudget;
+      overflow(`file log queue full (${maxQueueBytes} bytes of records waiting): dropping records, see stats.dropped`);
+      if (stats.queued === 0) for (const resolve of idle.splice(0)) resolve();
+    }
     if (texts.length === 0) return;
     w.postMessage({ seq: id, records: texts } satisfies FileWorkerRequest);
-    inFlight.set(id, texts.length);
+    inFlight.set(id, { count: texts.length, bytes });
+    queuedBytes += bytes;
     w.ref();
   };
 
@@ -170,10 +204,7 @@ export function createFileSink(opts: FileSinkOptions): FileSink {
     publish(record) {
       if (stats.queued >= maxQueue) {
         stats.dropped++;
-        if (!overflowing) {
-          overflowing = true;
-          report(new Error(`file log queue full (${maxQueue} records): dropping records, see stats.dropped`));
-        }
+        overflow(`file log queue full (${maxQueue} records): dropping records, see stats.dropped`);
         return;
       }
       outbox.push(record);
