@@ -6,15 +6,12 @@
  * cut; here the load never stops, the cut lands on live transactions, and the count closes over
  * the whole run: requests sent = 200 responses = rows in request_logs, nothing dropped.
  */
-import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { pgTestConfig } from '../helpers/db.ts';
 import { startFakeUpstream } from '../helpers/fake-upstream.ts';
-import { alive, countRequestLogs, createPgDatabase, dropPgDatabase, metricValue, sleep, tempDir, until, withDb, writeMainConfig } from '../helpers/faults.ts';
+import { alive, countRequestLogs, cuttablePgDatabase, metricValue, sleep, tempDir, until, withDb, writeMainConfig } from '../helpers/faults.ts';
 import { startMain } from '../helpers/main-process.ts';
-import { startTcpRelay } from '../helpers/tcp-relay.ts';
 import { startLoad } from './load.ts';
 
 const pgUrl = inject('pgUrl');
@@ -29,24 +26,17 @@ describe('fault: PostgreSQL killed during load', () => {
     cleanups.push(() => up.close());
     up.script('m', [{ kind: 'ok', delayMs: 5 }]);
 
-    const admin = pgTestConfig(pgUrl);
-    const name = `yallmp_faults_${randomBytes(4).toString('hex')}`;
-    await createPgDatabase(admin, name);
-    cleanups.push(() => dropPgDatabase(admin, name));
-    const target = pgTestConfig(pgUrl, name);
-    const relay = await startTcpRelay({ host: target.postgres.host, port: target.postgres.port });
-    cleanups.push(() => relay.close());
+    const { target, relay, connection } = await cuttablePgDatabase(pgUrl, cleanups);
 
     const { dir, remove } = tempDir('pgkill');
     cleanups.push(remove);
     const spoolDir = join(dir, 'spool');
-    const pg = target.postgres;
     writeMainConfig(dir, {
       model_list: [{ model_name: 'm', model_params: { api_base: up.base('m'), api_key: 'sk-x' } }],
       proxy_settings: { server: { host: '127.0.0.1', port: 0 }, logging: { dir: join(dir, 'requests') } },
       database: {
         backend: 'postgres',
-        connection: { postgres: { host: relay.host, port: relay.port, database: pg.database, user: pg.user, password: pg.password } },
+        connection: { postgres: connection },
         // Small batches: more transactions in flight for the cut to land on.
         batch: { max_rows: 20, max_ms: 10 },
         spool_dir: spoolDir,

@@ -5,15 +5,12 @@
  * the count over a whole run and the hand-over to the next process:
  * requests sent = complete responses = rows in request_logs after the restart replayed the spool.
  */
-import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { pgTestConfig } from '../helpers/db.ts';
 import { startFakeUpstream } from '../helpers/fake-upstream.ts';
-import { alive, countRequestLogs, createPgDatabase, dropPgDatabase, sleep, tagOfBody, tempDir, until, withDb, writeMainConfig } from '../helpers/faults.ts';
+import { alive, countRequestLogs, cuttablePgDatabase, sleep, tagOfBody, tempDir, until, withDb, writeMainConfig } from '../helpers/faults.ts';
 import { startMain } from '../helpers/main-process.ts';
-import { startTcpRelay } from '../helpers/tcp-relay.ts';
 import { startLoad } from './load.ts';
 
 const pgUrl = inject('pgUrl');
@@ -39,18 +36,11 @@ describe('fault: SIGTERM during load', () => {
     up.script('m', [{ kind: 'ok', delayMs: 300 }]);
     up.script('s', [{ kind: 'stream', events: [...events, 'data: [DONE]\n\n'], delayMs: 60 }]);
 
-    const admin = pgTestConfig(pgUrl);
-    const name = `yallmp_faults_${randomBytes(4).toString('hex')}`;
-    await createPgDatabase(admin, name);
-    cleanups.push(() => dropPgDatabase(admin, name));
-    const target = pgTestConfig(pgUrl, name);
-    const relay = await startTcpRelay({ host: target.postgres.host, port: target.postgres.port });
-    cleanups.push(() => relay.close());
+    const { target, relay, connection } = await cuttablePgDatabase(pgUrl, cleanups);
 
     const { dir, remove } = tempDir('sigterm');
     cleanups.push(remove);
     const spoolDir = join(dir, 'spool');
-    const pg = target.postgres;
     writeMainConfig(dir, {
       model_list: [
         { model_name: 'm', model_params: { api_base: up.base('m'), api_key: 'sk-x' } },
@@ -59,7 +49,7 @@ describe('fault: SIGTERM during load', () => {
       proxy_settings: { server: { host: '127.0.0.1', port: 0 }, logging: { dir: join(dir, 'requests') } },
       database: {
         backend: 'postgres',
-        connection: { postgres: { host: relay.host, port: relay.port, database: pg.database, user: pg.user, password: pg.password } },
+        connection: { postgres: connection },
         spool_dir: spoolDir,
       },
     });

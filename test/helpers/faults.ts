@@ -3,6 +3,7 @@
  * `src/main.ts` child, memory sampling of that child, row counting, metric parsing, polling.
  * Imports no vitest, so it can be used from scripts as well.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,9 @@ import { sql } from 'kysely';
 import { stringify } from 'yaml';
 import type { DatabaseConfig } from '../../src/config/types.ts';
 import { createDatabase } from '../../src/db/factory.ts';
+import { pgTestConfig } from './db.ts';
 import type { MainProcess } from './main-process.ts';
+import { startTcpRelay } from './tcp-relay.ts';
 
 /** A fresh temp dir and its removal. */
 export function tempDir(prefix: string): { dir: string; remove: () => void } {
@@ -134,4 +137,21 @@ export function alive(main: MainProcess): true {
     throw new Error(`proxy process exited (code ${main.child.exitCode}, signal ${main.child.signalCode}):\n${main.output().slice(-3000)}`);
   }
   return true;
+}
+
+/**
+ * A fresh PostgreSQL database on the server at `pgUrl` (dropped by the returned cleanup), reached
+ * through a TCP relay the test can cut: `target` talks to it directly (for counting rows),
+ * `connection` is the `database.connection.postgres` block that goes through the relay.
+ */
+export async function cuttablePgDatabase(pgUrl: string, cleanups: Array<() => unknown>) {
+  const admin = pgTestConfig(pgUrl);
+  const name = `yallmp_faults_${randomBytes(4).toString('hex')}`;
+  await createPgDatabase(admin, name);
+  cleanups.push(() => dropPgDatabase(admin, name));
+  const target = pgTestConfig(pgUrl, name);
+  const relay = await startTcpRelay({ host: target.postgres.host, port: target.postgres.port });
+  cleanups.push(() => relay.close());
+  const { database, user, password } = target.postgres;
+  return { target, relay, connection: { host: relay.host, port: relay.port, database, user, password } };
 }
