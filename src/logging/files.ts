@@ -65,14 +65,15 @@ function positiveInt(value: number | undefined, fallback: number): number {
 }
 
 const WORKER_URL = new URL('./files-worker.ts', import.meta.url);
-/** Records per message to the writer thread: one structured clone per event-loop turn, not per record. */
+/** Records per message to the writer thread: one message per event-loop turn, not one per record. */
 const RECORDS_PER_MESSAGE = 256;
 
 /**
  * Writes one `.json` + `.log` pair per record, off the request path and off the event loop:
  * `publish` only enqueues; once per loop turn the queued records go, as JSON text (wire.ts), to
- * a writer thread (files-worker.ts), which renders and writes them. The queue (waiting + in the thread) is bounded
- * by `maxQueue`; what does not fit is counted, and so is every record the thread fails to write.
+ * a writer thread (files-worker.ts), which renders and writes them. The queue (waiting + in the
+ * thread) is bounded by `maxQueue` records and `maxQueueBytes` of JSON; what does not fit is
+ * counted as dropped, and every record the thread fails to write as failed.
  */
 export function createFileSink(opts: FileSinkOptions): FileSink {
   const maxQueue = positiveInt(opts.maxQueue, 10_000);
