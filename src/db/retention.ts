@@ -7,6 +7,7 @@
  * whole days go at once, so every day row that is left still equals the sum of its hour rows
  * (usage-repo.ts mixes the two in one window).
  */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { sql, type Kysely } from 'kysely';
 import type { DatabaseConfig } from '../config/types.ts';
 import type { Dialect } from './dialect.ts';
@@ -73,6 +74,6 @@ async function deleteOlder(
     total += n;
     if (n < RETENTION_BATCH) return total;
     // Let requests (and the writer) in between batches.
-    await new Promise((resolve) => setImmediate(resolve));
+    await yieldToLoop();
   }
 }

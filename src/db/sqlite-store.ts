@@ -3,6 +3,7 @@
  * in sqlite-worker.ts and awaits its reply. A crashed worker fails its pending calls (the writer
  * spools those batches) and is replaced on the next call.
  */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Worker } from 'node:worker_threads';
 import { spawnTsWorker } from '../ts-worker.ts';
 import { ERROR_INSERT_COLUMNS, REQUEST_INSERT_COLUMNS } from './batch.ts';
@@ -20,7 +21,6 @@ const ROWS_PER_MESSAGE = 100;
  */
 const RECORDS_PER_MESSAGE = 32;
 
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export class SqliteWorkerError extends Error {
   readonly code: string | null;

@@ -3,6 +3,7 @@
  * milliseconds to encode or serialise, which would show up as event-loop delay for every request
  * in flight. Between slices the loop gets a turn (setImmediate, after pending I/O).
  */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { HeaderSanitizer } from '../logging/sanitize.ts';
 import type { RequestRecord } from '../logging/types.ts';
 import type { Dialect } from './dialect.ts';
@@ -12,7 +13,6 @@ import type { EncodedRows } from './rows.ts';
 /** Work done between two yields to the event loop. */
 const SLICE_MS = 2;
 
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export async function mapSliced<T, R>(items: readonly T[], fn: (item: T) => R): Promise<R[]> {
   const out: R[] = [];

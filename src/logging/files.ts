@@ -102,6 +102,11 @@ export function createFileSink(opts: FileSinkOptions): FileSink {
     }
   };
 
+  /** Wakes `close()` callers once nothing is waiting or in the thread. */
+  const resolveIfDrained = (): void => {
+    if (stats.queued === 0) for (const resolve of idle.splice(0)) resolve();
+  };
+
   const settle = (reply: Omit<FileWorkerReply, 'seq'>, count: number): void => {
     stats.written += reply.written;
     stats.failed += reply.failed;
@@ -120,7 +125,7 @@ export function createFileSink(opts: FileSinkOptions): FileSink {
     }
     // Hysteresis: a queue hovering at the bound is one burst, not one report per drop.
     if (stats.queued <= maxQueue / 2 && queuedBytes <= maxQueueBytes / 2) overflowing = false;
-    if (stats.queued === 0) for (const resolve of idle.splice(0)) resolve();
+    resolveIfDrained();
   };
 
   /** Reported once per burst (see the hysteresis in `settle`). */
@@ -181,7 +186,7 @@ export function createFileSink(opts: FileSinkOptions): FileSink {
       stats.dropped += overBudget;
       stats.queued -= overBudget;
       overflow(`file log queue full (${maxQueueBytes} bytes of records waiting): dropping records, see stats.dropped`);
-      if (stats.queued === 0) for (const resolve of idle.splice(0)) resolve();
+      resolveIfDrained();
     }
     if (texts.length === 0) return;
     w.postMessage({ seq: id, records: texts } satisfies FileWorkerRequest);
