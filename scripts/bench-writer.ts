@@ -26,6 +26,7 @@ import type { Dialect } from '../src/db/dialect.ts';
 import { createDatabase } from '../src/db/factory.ts';
 import type { DatabaseHandle } from '../src/db/factory.ts';
 import { migrateToLatest } from '../src/db/migrator.ts';
+import { ROLLUP_HOOK } from '../src/db/logging.ts';
 import { createDbWriter } from '../src/db/writer.ts';
 import type { RequestRecord } from '../src/logging/types.ts';
 
@@ -104,6 +105,9 @@ interface Target {
   drop(): Promise<void>;
 }
 
+/** The default `database.batch` settings (configs/config_default.yaml). */
+const BATCHING = { batchMaxRows: 2000, batchMaxMs: 50 } as const;
+
 const BASE: Omit<DatabaseConfig, 'backend' | 'sqlite' | 'postgres'> = {
   enabled: true, autoMigrate: true, poolSize: 5, maxOverflow: 10, batchMaxRows: 500, batchMaxMs: 50, queueMaxRows: 50_000, spoolDir: '',
   retention: { rawDays: 0, minuteRollupDays: 0, hourRollupDays: 0, intervalMs: 600_000 },
@@ -145,9 +149,11 @@ function writerFor(t: Target, spoolDir: string) {
   return createDbWriter({
     dialect: t.dialect,
     ...(t.sqliteFile ? { sqliteFile: t.sqliteFile } : { db: t.handle.db }),
-    config: { batchMaxRows: 500, batchMaxMs: 50, queueMaxRows: 1_000_000 },
+    config: { ...BATCHING, queueMaxRows: 1_000_000 },
     spoolDir,
     log,
+    // As the proxy writes: usage rollups commit in the same transaction as the rows.
+    afterInsertModule: ROLLUP_HOOK,
   });
 }
 
@@ -245,7 +251,7 @@ function report(results: readonly Result[], skipped: readonly string[], loadBefo
     ...skipped.map((s) => `| ${s} | skipped (no PostgreSQL URL) | | | | | | |`),
     '',
     '### Method',
-    `- **rows/s**: ${int(ROWS)} RequestRecords published at once into a writer with the default batching (500 rows / 50 ms), timed until \`close()\` has committed them all; the row count is checked afterwards. Records are a realistic mix (~${results[0]?.bytesPerRow ?? '?'} bytes of JSON each: half streamed with 8 captured chunks, one in ten with a retried 503 and so an \`error_logs\` row too). SQLite: the worker-thread writer on a WAL file; PostgreSQL: the pool writer on a fresh database.`,
+    `- **rows/s**: ${int(ROWS)} RequestRecords published at once into a writer with the default batching (${int(BATCHING.batchMaxRows)} rows / ${BATCHING.batchMaxMs} ms) and the usage-rollup hook the proxy runs in every batch's transaction, timed until \`close()\` has committed them all; the row count is checked afterwards. Records are a realistic mix (~${results[0]?.bytesPerRow ?? '?'} bytes of JSON each: half streamed with 8 captured chunks, one in ten with a retried 503 and so an \`error_logs\` row too). SQLite: the worker-thread writer on a WAL file; PostgreSQL: the pool writer on a fresh database.`,
     `- **loop delay**: the same records published steadily at half the measured rate for ${PACED_S} s (as requests finishing would), while \`monitorEventLoopDelay\` (1 ms resolution) watches the publishing thread. It includes GC pauses, which dominate the tail: records wait in the queue for up to a batch interval and so survive young-generation collections.`,
     '- The proxy\'s requests/s with default logging (files + SQLite) against sinks disabled is the `proxy-logging` row of the proxy section (`npm run bench -- --sink none,default`).',
     END,

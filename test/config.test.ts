@@ -551,7 +551,7 @@ describe('loadConfig: settings', () => {
         postgres: { host: 'localhost', port: 5432, database: 'yallm_proxy', user: 'postgres', password: '' },
         poolSize: 5,
         maxOverflow: 10,
-        batchMaxRows: 500,
+        batchMaxRows: 2000,
         batchMaxMs: 50,
         queueMaxRows: 50_000,
         spoolDir: join(rootDir, 'logs/spool'),

@@ -7,10 +7,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { ERROR_INSERT_COLUMNS, REQUEST_INSERT_COLUMNS } from '../src/db/batch.ts';
 import type { Dialect } from '../src/db/dialect.ts';
 import { decodeRow, encodeErrorLog, encodeRequestLog } from '../src/db/dialect.ts';
 import { migrateToLatest } from '../src/db/migrator.ts';
-import { encodeRecordRows, errorLogId, recordToRows } from '../src/db/rows.ts';
+import { encodeRecordRows, encodeRecordValues, errorLogId, recordToRows } from '../src/db/rows.ts';
 import { ERROR_LOG_COLUMNS, REQUEST_LOG_COLUMNS } from '../src/db/schema.ts';
 import type { BatchStore } from '../src/db/store.ts';
 import { createDbWriter } from '../src/db/writer.ts';
@@ -166,6 +167,12 @@ describe('recordToRows', () => {
         expect(encodeRecordRows(dialect, rows)).toEqual({
           requests: [encodeRequestLog(dialect, rows.request)],
           errors: rows.errors.map((e) => encodeErrorLog(dialect, e)),
+        });
+        // The value arrays the SQLite thread binds hold the same values, in insert-column order.
+        const objects = encodeRecordRows(dialect, rows);
+        expect(encodeRecordValues(dialect, rows, { requests: REQUEST_INSERT_COLUMNS, errors: ERROR_INSERT_COLUMNS })).toEqual({
+          requests: objects.requests.map((o) => REQUEST_INSERT_COLUMNS.map((c) => o[c] ?? null)),
+          errors: objects.errors.map((o) => ERROR_INSERT_COLUMNS.map((c) => o[c] ?? null)),
         });
       }
     }

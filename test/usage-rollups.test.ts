@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bucketStart, latencyBucket, rollupDeltas, rollupUpsertSql, LATENCY_BUCKETS } from '../src/db/rollups.ts';
+import { encodeValue } from '../src/db/dialect.ts';
 import { histogramPercentile, totalSpans, trendSpans } from '../src/db/usage-repo.ts';
 import { parseUsageQuery } from '../src/routes/usage.ts';
 
@@ -24,6 +25,24 @@ describe('rollup deltas', () => {
     expect(bucketStart('2026-11-28T00:00:00.000Z', 'day')).toBe('2026-11-28T00:00:00.000Z');
     // UTC whatever the offset the instant was written with.
     expect(bucketStart('2026-11-28T01:30:00+02:00', 'day')).toBe('2026-11-27T00:00:00.000Z');
+  });
+
+  it('cuts canonical text exactly where parsing and formatting would land, leap days and year ends included', () => {
+    const slow = (iso: string, size: number): string => {
+      const ms = Date.parse(iso);
+      return new Date(ms - (((ms % size) + size) % size)).toISOString();
+    };
+    const sizes = { minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
+    const instants = ['2024-02-29T23:59:59.999Z', '2025-12-31T23:59:59.999Z', '2026-01-01T00:00:00.000Z', '1970-01-01T00:00:00.000Z'];
+    for (let t = Date.UTC(2023, 11, 1); t < Date.UTC(2026, 2, 1); t += 7_919_113) instants.push(new Date(t).toISOString());
+    for (const iso of instants) {
+      for (const g of ['minute', 'hour', 'day'] as const) expect(bucketStart(iso, g), `${iso} ${g}`).toBe(slow(iso, sizes[g]));
+      expect(encodeValue('sqlite', 'timestamp', iso)).toBe(new Date(iso).toISOString());
+    }
+    // Canonical-looking text that is not what toISOString writes takes the general path.
+    expect(encodeValue('sqlite', 'timestamp', '2026-02-30T00:00:00.000Z')).toBe('2026-03-02T00:00:00.000Z');
+    expect(bucketStart('2026-01-01T24:00:00.000Z', 'day')).toBe('2026-01-02T00:00:00.000Z');
+    expect(() => encodeValue('sqlite', 'timestamp', '2026-13-01T00:00:00.000Z')).toThrow(/not a valid timestamp/);
   });
 
   it('puts latencies in the histogram bucket whose bound holds them', () => {

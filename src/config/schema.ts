@@ -296,7 +296,7 @@ const database = section({
   pool_size: v.nullish(positiveInt, 5),
   max_overflow: v.nullish(nonNegativeInt, 10),
   batch: section({
-    max_rows: v.nullish(positiveInt, 500),
+    max_rows: v.nullish(positiveInt, 2000),
     max_ms: v.nullish(nonNegativeInt, 50),
   }),
   queue_max_rows: v.nullish(positiveInt, 50_000),

@@ -78,7 +78,20 @@ export function cleanJson(value: unknown): unknown {
   return value;
 }
 
+/**
+ * What `Date#toISOString` writes for years 0000–9999 (UTC, milliseconds, `Z`), with every field
+ * in range. Days 29–31 are left out rather than checked per month: they take the slow path.
+ */
+const CANONICAL_ISO = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+
+/** True when `text` is exactly what `toISOString` would write for the instant it names. */
+export function isCanonicalIso(text: string): boolean {
+  return text.length === 24 && CANONICAL_ISO.test(text);
+}
+
 function toIsoUtc(value: unknown): string {
+  // Records carry canonical text already: parsing and formatting it again gives the same string.
+  if (typeof value === 'string' && isCanonicalIso(value)) return value;
   const date = value instanceof Date ? value : new Date(value as string | number);
   if (Number.isNaN(date.getTime())) throw new TypeError(`not a valid timestamp: ${String(value)}`);
   return date.toISOString();

@@ -127,7 +127,14 @@ function encodeJson(dialect: Dialect, value: unknown): unknown {
   return text;
 }
 
-/** `encodeRow` from dialect.ts with fast paths for clean JSON and text; same output. */
+/** `encodeValue` from dialect.ts with fast paths for clean JSON and text; same output. */
+function encodeOne(dialect: Dialect, kind: ColumnSpec['kind'], value: unknown): unknown {
+  if (kind === 'json') return encodeJson(dialect, value);
+  if ((kind === 'text' || kind === 'uuid') && typeof value === 'string' && !SUSPECT_CHAR.test(value)) return value;
+  return encodeValue(dialect, kind, value);
+}
+
+/** `encodeRow` from dialect.ts with the fast paths of `encodeOne`; same output. */
 function encode(
   dialect: Dialect,
   specs: Readonly<Record<string, ColumnSpec>>,
@@ -136,11 +143,23 @@ function encode(
   const out: Record<string, unknown> = {};
   for (const name in specs) {
     const value = row[name];
-    if (value === undefined) continue;
-    const kind = specs[name]!.kind;
-    if (kind === 'json') out[name] = encodeJson(dialect, value);
-    else if ((kind === 'text' || kind === 'uuid') && typeof value === 'string' && !SUSPECT_CHAR.test(value)) out[name] = value;
-    else out[name] = encodeValue(dialect, kind, value);
+    if (value !== undefined) out[name] = encodeOne(dialect, specs[name]!.kind, value);
+  }
+  return out;
+}
+
+/** The same values as `encode`, in `columns` order, absent ones null (what a prepared INSERT binds). */
+function encodeValues(
+  dialect: Dialect,
+  specs: Readonly<Record<string, ColumnSpec>>,
+  columns: readonly string[],
+  row: Readonly<Record<string, unknown>>,
+): unknown[] {
+  const out = new Array<unknown>(columns.length);
+  for (let i = 0; i < columns.length; i++) {
+    const name = columns[i]!;
+    const value = row[name];
+    out[i] = value === undefined || value === null ? null : encodeOne(dialect, specs[name]!.kind, value);
   }
   return out;
 }
@@ -150,5 +169,23 @@ export function encodeRecordRows(dialect: Dialect, rows: RecordRows): EncodedRow
   return {
     requests: [encode(dialect, REQUEST_LOG_COLUMNS, rows.request)],
     errors: rows.errors.map((e) => encode(dialect, ERROR_LOG_COLUMNS, e)),
+  };
+}
+
+/** Encoded rows as arrays of values in the given column orders (no intermediate objects). */
+export interface EncodedValues {
+  readonly requests: unknown[][];
+  readonly errors: unknown[][];
+}
+
+/** `encodeRecordRows` as value arrays, for prepared statements (the SQLite writer thread). */
+export function encodeRecordValues(
+  dialect: Dialect,
+  rows: RecordRows,
+  columns: { readonly requests: readonly string[]; readonly errors: readonly string[] },
+): EncodedValues {
+  return {
+    requests: [encodeValues(dialect, REQUEST_LOG_COLUMNS, columns.requests, rows.request)],
+    errors: rows.errors.map((e) => encodeValues(dialect, ERROR_LOG_COLUMNS, columns.errors, e)),
   };
 }
