@@ -7,6 +7,8 @@
  */
 import { createRequire } from 'node:module';
 import type { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'undici';
 
 /** The subset of autocannon's options and result this benchmark uses (it ships no types). */
 interface AutocannonOptions {
@@ -51,6 +53,13 @@ export interface LoadOptions {
   timeoutS: number;
   /** A 2xx body this returns false for is a mismatch, which invalidates the run. */
   verifyBody: (body: string) => boolean;
+  /**
+   * Requests per second offered over all connections, evenly spaced (open loop); absent: closed
+   * loop at full speed (autocannon). autocannon's own `overallRate` is a per-second budget
+   * spent in one burst at the start of each second, a saturating load for a fraction of every
+   * second, so paced runs use the generator below instead.
+   */
+  rate?: number;
 }
 
 export interface LoadResult {
@@ -67,19 +76,92 @@ export interface LoadResult {
   non2xx: number;
   resets: number;
   statusCodes: Record<string, number>;
-  /** Whole-response size range (head + body) over 2xx responses. */
+  /** Response size range over 2xx responses (closed loop: head + body; paced: body). */
   minBytes: number;
   maxBytes: number;
 }
 
 let current: AutocannonInstance | null = null;
+/** Set by `stopCurrentLoad` to end a paced run early. */
+let stopPaced = false;
 
 /** Ends the run in progress early (SIGINT); its promise still settles. */
 export function stopCurrentLoad(): void {
   current?.stop();
+  stopPaced = true;
 }
 
 export function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  return opts.rate === undefined ? runClosedLoop(opts) : runPaced(opts, opts.rate);
+}
+
+/** The smallest sleep that still yields to the loop; requests that fell due meanwhile go out together. */
+const PACE_TICK_MS = 1;
+
+/**
+ * Open loop: request i is sent at start + i ÷ rate (due requests go out on each ~1 ms tick) over
+ * a pool of `connections` keep-alive sockets, whatever the earlier requests are doing. A request
+ * waiting for a free socket waits inside its measured time, as a client with that many
+ * connections would. Latency: from sending to the last body byte.
+ */
+async function runPaced(opts: LoadOptions, rate: number): Promise<LoadResult> {
+  const url = new URL(opts.url);
+  const pool = new Pool(url.origin, { connections: opts.connections, pipelining: 1 });
+  const res: LoadResult = {
+    elapsedMs: 0, responses: 0, ok: 0, latencies: new Float64Array(0), errors: 0, timeouts: 0, mismatches: 0, non2xx: 0, resets: 0,
+    statusCodes: {}, minBytes: Number.POSITIVE_INFINITY, maxBytes: 0,
+  };
+  const latencies: number[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const one = async (): Promise<void> => {
+    const sent = performance.now();
+    try {
+      const r = await pool.request({
+        path: url.pathname + url.search,
+        method: 'POST',
+        headers: opts.headers,
+        body: opts.body,
+        headersTimeout: opts.timeoutS * 1000,
+        bodyTimeout: opts.timeoutS * 1000,
+      });
+      const text = await r.body.text();
+      const ms = performance.now() - sent;
+      res.responses++;
+      res.statusCodes[String(r.statusCode)] = (res.statusCodes[String(r.statusCode)] ?? 0) + 1;
+      if (r.statusCode < 200 || r.statusCode > 299) res.non2xx++;
+      else if (!opts.verifyBody(text)) res.mismatches++;
+      else {
+        res.ok++;
+        latencies.push(ms);
+        res.minBytes = Math.min(res.minBytes, text.length);
+        res.maxBytes = Math.max(res.maxBytes, text.length);
+      }
+    } catch (err) {
+      res.errors++;
+      if ((err as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT' || (err as { code?: string }).code === 'UND_ERR_BODY_TIMEOUT') res.timeouts++;
+    }
+  };
+  const started = performance.now();
+  const endAt = started + opts.durationS * 1000;
+  let sent = 0;
+  stopPaced = false;
+  while (!stopPaced && performance.now() < endAt) {
+    const due = Math.floor(((performance.now() - started) / 1000) * rate);
+    for (; sent < due; sent++) {
+      const p = one().finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    }
+    await sleep(PACE_TICK_MS);
+  }
+  await Promise.all(inFlight);
+  res.elapsedMs = performance.now() - started;
+  await pool.close();
+  res.latencies = Float64Array.from(latencies);
+  if (res.ok === 0) res.minBytes = 0;
+  return res;
+}
+
+function runClosedLoop(opts: LoadOptions): Promise<LoadResult> {
   let latencies = new Float64Array(1 << 16);
   let ok = 0;
   let responses = 0;

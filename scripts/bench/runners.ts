@@ -138,13 +138,13 @@ async function measureLoad(row: Row, t: Target, opts: RunOptions): Promise<LoadR
     return out;
   }
   out.rssIdleKiB = t.child === null ? null : rssKiB(t.child.pid);
-  const load = { url: t.url, body, headers: t.headers, connections, timeoutS: REQUEST_TIMEOUT_S, verifyBody: verifyJson };
+  const load = { url: t.url, body, headers: t.headers, connections, timeoutS: REQUEST_TIMEOUT_S, verifyBody: verifyJson, rate: row.scenario.rate };
   if (opts.warmupS > 0) {
     opts.progress(`${row.id}: warm-up ${opts.warmupS} s`);
     await runLoad({ ...load, durationS: opts.warmupS });
   }
   if (opts.isInterrupted()) return out;
-  opts.progress(`${row.id}: measuring ${opts.durationS} s at ${connections} connection(s)`);
+  opts.progress(`${row.id}: measuring ${opts.durationS} s at ${connections} connection(s)${row.scenario.rate ? `, ${row.scenario.rate} req/s offered` : ''}`);
   const sampler = t.child === null ? null : sampleRss(t.child.pid);
   const cpuBefore = await cpuNow(t);
   const res = await runLoad({ ...load, durationS: opts.durationS });
