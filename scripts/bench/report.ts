@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ContenderId } from './plan.ts';
-import { SCENARIOS } from './plan.ts';
+import { PACED_RATE, SCENARIOS } from './plan.ts';
 import { perStreamKiB, type HoldRow, type LoadRow, type RowResult, type StreamRow } from './results.ts';
 
 export const TARGET_PEER_MULTIPLE = 4;
@@ -404,6 +404,11 @@ export function section(meta: RunMeta, results: readonly RowResult[]): string {
     '- Each row: one request (or stream) is checked first, then a warm-up (discarded), then the measured run. Closed loop: ' +
       'every connection sends its next request when the previous one is answered, so at saturation mean latency ≈ ' +
       'connections ÷ req/s. req/s = 2xx responses ÷ wall time; latency percentiles are exact nearest-rank over every response.',
+    `- Paced row (\`chat32r\`): open loop instead, ${PACED_RATE.toLocaleString('en-US')} requests a second evenly spaced (the due ones sent on ` +
+      'each ~1 ms tick) over an undici pool of 32 keep-alive connections, each timed from sending to its last body byte (a ' +
+      'request waiting for a free connection waits inside its time). Below saturation nothing queues for CPU, so contender − ' +
+      'direct at a percentile is the latency the hop adds; that is the row issue 2\'s "p99 added latency ≤ 2 ms at 32 ' +
+      'connections" is judged on. autocannon\'s `overallRate` is not used: it spends each second\'s budget in one burst.',
     '- Streaming (2): the fake upstream sends 50 SSE events, the first at once and then one every 10 ms. The client stamps ' +
       'the first body byte (TTFB, from the request being sent) and the completion of each event (`\\n\\n`, so a proxy that ' +
       'splits or merges writes is measured as the client sees it); gap = time between consecutive events of a stream; ' +
