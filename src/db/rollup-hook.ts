@@ -32,8 +32,12 @@ function toSource(row: Record<string, unknown>): RollupSource {
 export async function afterInsert(db: Kysely<Database>, dialect: Dialect, rows: InsertedRows): Promise<void> {
   if (rows.requests.length === 0) return;
   const deltas = rollupDeltas(rows.requests.map(toSource));
-  for (let i = 0; i < deltas.length; i += ROLLUP_ROWS_PER_STATEMENT) {
-    const part = deltas.slice(i, i + ROLLUP_ROWS_PER_STATEMENT);
+  // SQLite runs in-process: a single-row upsert per delta costs no round trips, and its text never
+  // changes, so the writer thread keeps it prepared (a VALUES list of a new length each batch was
+  // compiled each time). PostgreSQL gets VALUES lists: one round trip for up to 1,000 deltas.
+  const perStatement = dialect === 'sqlite' ? 1 : ROLLUP_ROWS_PER_STATEMENT;
+  for (let i = 0; i < deltas.length; i += perStatement) {
+    const part = deltas.slice(i, i + perStatement);
     await db.executeQuery(CompiledQuery.raw(rollupUpsertSql(dialect, part.length), part.flatMap(rollupParams)));
   }
 }

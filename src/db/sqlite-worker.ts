@@ -12,6 +12,7 @@
  */
 import { parentPort, workerData, type Worker } from 'node:worker_threads';
 import { Kysely, SqliteDialect } from 'kysely';
+import type { SqliteDatabase as SqliteDialectDatabase } from 'kysely';
 import { ERROR_INSERT_COLUMNS, REQUEST_INSERT_COLUMNS, loadAfterInsert } from './batch.ts';
 import type { AfterInsert } from './batch.ts';
 import { openSqliteRaw } from './factory.ts';
@@ -86,13 +87,36 @@ function connection(): Open {
       insertRequest: conn.prepare(insertSql('request_logs', REQUEST_INSERT_COLUMNS)),
       insertError: conn.prepare(insertSql('error_logs', ERROR_INSERT_COLUMNS)),
       // Only for the afterInsert hook, on this same connection and inside our transaction.
-      kysely: new Kysely<Database>({ dialect: new SqliteDialect({ database: conn }) }),
+      kysely: new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(conn) }) }),
     };
     return open;
   } catch (err) {
     conn.close();
     throw err;
   }
+}
+
+/** Distinct hook statements kept prepared (the rollup upsert is one or a few). */
+const HOOK_STATEMENTS = 32;
+
+/**
+ * Kysely prepares every query it runs; compiling the rollup upsert (some 40 columns) for every
+ * batch cost more than running it. The hook's statements are the same few texts each time, so
+ * they stay prepared here (least recently used dropped first).
+ */
+function withStatementCache(conn: SqliteConnection): SqliteDialectDatabase {
+  const cache = new Map<string, ReturnType<SqliteConnection['prepare']>>();
+  return {
+    close: () => conn.close(),
+    prepare(sql: string) {
+      let stmt = cache.get(sql);
+      if (stmt) cache.delete(sql);
+      else stmt = conn.prepare(sql);
+      cache.set(sql, stmt);
+      if (cache.size > HOOK_STATEMENTS) cache.delete(cache.keys().next().value!);
+      return stmt;
+    },
+  };
 }
 
 /** Inserts and returns the positions of the rows that were new (duplicates are skipped). */
