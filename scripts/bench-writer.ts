@@ -106,7 +106,7 @@ interface Target {
 }
 
 /** The default `database.batch` settings (configs/config_default.yaml). */
-const BATCHING = { batchMaxRows: 2000, batchMaxMs: 50 } as const;
+const BATCHING = { batchMaxRows: 2000, batchMaxMs: 200 } as const;
 
 const BASE: Omit<DatabaseConfig, 'backend' | 'sqlite' | 'postgres'> = {
   enabled: true, autoMigrate: true, poolSize: 5, maxOverflow: 10, batchMaxRows: 500, batchMaxMs: 50, queueMaxRows: 50_000, spoolDir: '',

@@ -552,7 +552,7 @@ describe('loadConfig: settings', () => {
         poolSize: 5,
         maxOverflow: 10,
         batchMaxRows: 2000,
-        batchMaxMs: 50,
+        batchMaxMs: 200,
         queueMaxRows: 50_000,
         spoolDir: join(rootDir, 'logs/spool'),
         retention: { rawDays: 30, minuteRollupDays: 7, hourRollupDays: 0, intervalMs: 600_000 },

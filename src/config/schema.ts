@@ -297,7 +297,7 @@ const database = section({
   max_overflow: v.nullish(nonNegativeInt, 10),
   batch: section({
     max_rows: v.nullish(positiveInt, 2000),
-    max_ms: v.nullish(nonNegativeInt, 50),
+    max_ms: v.nullish(nonNegativeInt, 200),
   }),
   queue_max_rows: v.nullish(positiveInt, 50_000),
   spool_dir: v.nullish(nonEmptyString, 'logs/spool'),
