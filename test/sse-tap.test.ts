@@ -4,6 +4,7 @@ import { readUntilFirstEvent, type SseResume } from '../src/sse/first-event.ts';
 import type { SseErrorInfo } from '../src/sse/inspect.ts';
 import type { SseEvent } from '../src/sse/parser.ts';
 import { createSseTap, type SseTapOptions } from '../src/sse/tap.ts';
+import { includesQuoted, indexOfJoined, indexOfQuoted } from '../src/sse/text-search.ts';
 
 const enc = new TextEncoder();
 
@@ -221,6 +222,27 @@ describe('readUntilFirstEvent', () => {
       expect(tap.state.bytes).toBe(input.length);
       expect(tap.state.chunks.join('')).toBe(new TextDecoder().decode(input));
       expect(() => first.resume.adopt({ onEvent: () => {} })).toThrow();
+    }
+  });
+});
+
+describe('text searches of the per-event fast paths', () => {
+  it('indexOfJoined / indexOfQuoted / includesQuoted find what indexOf finds, from any start', () => {
+    const alphabet = ['"', 'e', 'r', 'o', 'u', 's', 'a', 'g', ':', ' ', 'x'];
+    let seed = 7;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let t = 0; t < 2000; t++) {
+      const text = Array.from({ length: rand(40) }, () => alphabet[rand(alphabet.length)]).join('');
+      for (const rest of ['rror', 'usage"', 'e', 'ss"', '"']) {
+        for (let from = 0; from <= text.length + 1; from++) {
+          expect(indexOfJoined(text, 101, rest, from), `${text} e${rest} ${from}`).toBe(text.indexOf(`e${rest}`, from));
+          expect(indexOfQuoted(text, rest, from), `${text} "${rest} ${from}`).toBe(text.indexOf(`"${rest}`, from));
+        }
+        expect(includesQuoted(text, rest)).toBe(text.includes(`"${rest}`));
+      }
     }
   });
 });

@@ -3,7 +3,7 @@ import { rewriteCompletion } from './body.ts';
 import { ParseUnparsedStage } from './parse-unparsed.ts';
 import { isObj, Pipeline, type Stage } from './pipeline.ts';
 import { SwapReasoningStage } from './swap.ts';
-import { ParserStream } from './stream.ts';
+import { ParserStream, type ParserStreamOptions } from './stream.ts';
 
 /**
  * The parsers that apply to one backend's answer to one request path, or null. A model's own
@@ -44,6 +44,7 @@ export function rewriteBody(p: ParsersConfig, body: Uint8Array): Uint8Array | nu
 export function createParserStream(
   p: ParsersConfig,
   capture: { maxChunks: number; maxBytes: number } | null,
+  inspector?: ParserStreamOptions['inspector'],
 ): ParserStream {
-  return new ParserStream({ pipeline: createPipeline(p), capture });
+  return new ParserStream({ pipeline: createPipeline(p), capture, inspector });
 }

@@ -3,6 +3,7 @@ import {
   appendReasoning, choiceIndex, isAssistant, isObj, isText, renameKey, setContent,
   type ChoiceDelta, type Json, type Stage,
 } from './pipeline.ts';
+import { includesQuoted } from '../sse/text-search.ts';
 import { TagScanner, type ScanOutput } from './scanner.ts';
 import { toToolCall } from './tool-call.ts';
 
@@ -46,7 +47,7 @@ export class ParseUnparsedStage implements Stage {
     const only = this.choices.size === 1 ? this.choices.get(0) : undefined;
     if (!only?.scanner.thinking || mayHaveTag) return null;
     // Structured reasoning or tool calls beside the text need the slow path (chunks of a completion stream are the assistant's).
-    if (data.includes('"reasoning_content"') || data.includes('"tool_calls"')) return null;
+    if (includesQuoted(data, 'reasoning_content"') || includesQuoted(data, 'tool_calls"')) return null;
     return renameKey(data, 'content', 'reasoning_content');
   }
 

@@ -1,3 +1,5 @@
+import { indexOfQuoted } from '../sse/text-search.ts';
+
 export type Json = Record<string, unknown>;
 
 /** Leftover output of one choice at the end of a stream. */
@@ -117,10 +119,11 @@ export class Pipeline {
  * `"<from>":` can only be a key.
  */
 export function renameKey(data: string, from: string, to: string): string | null {
-  const key = `"${from}":"`;
-  const at = data.indexOf(key);
-  if (at < 0 || data.charCodeAt(at + key.length) === 34 || data.indexOf(key, at + key.length) >= 0) return null;
-  return `${data.slice(0, at)}"${to}":"${data.slice(at + key.length)}`;
+  const rest = `${from}":"`;
+  const end = rest.length + 1;
+  const at = indexOfQuoted(data, rest);
+  if (at < 0 || data.charCodeAt(at + end) === 34 || indexOfQuoted(data, rest, at + end) >= 0) return null;
+  return `${data.slice(0, at)}"${to}":"${data.slice(at + end)}`;
 }
 
 /** JSON may spell `<` as `\u003c` (Go and some Python servers do): such data takes the slow path. */

@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import type { ParsedResponse } from '../logging/types.ts';
 import { createSseParser, type SseEvent, type SseParser } from '../sse/parser.ts';
+import type { SseEventFeed } from '../sse/tap.ts';
 import { isObj, type Json, type Pipeline } from './pipeline.ts';
 
 export interface ParserStreamOptions {
@@ -9,6 +10,12 @@ export interface ParserStreamOptions {
   capture: { maxChunks: number; maxBytes: number } | null;
   /** Longest SSE line / event kept (default 1 MiB); a longer one is dropped, as the tap drops it. */
   maxLineBytes?: number;
+  /**
+   * The SSE tap's inspection, handed every event this stream parses, so that the bytes are split
+   * into events once. `after`: the first pushes whose events the tap already has (the chunks held
+   * for the first-event check, which it took from that check's parser).
+   */
+  inspector?: { feed: SseEventFeed; after: number };
 }
 
 /**
@@ -18,7 +25,8 @@ export interface ParserStreamOptions {
  * none of which changed goes out as the same bytes. At `[DONE]`, or at the end of a stream
  * without it, what the parsers still hold goes out as final chunks carrying the last envelope.
  * Not JSON, comments and `[DONE]` pass through. A parser that throws switches parsing off for the
- * rest of the stream: events then pass through as they came.
+ * rest of the stream: events then pass through as they came. With an inspector (the SSE tap), each
+ * event it splits is handed on too, so that a parsed stream is split into events once.
  */
 export class ParserStream {
   /** First finish_reason sent to the client (a parsed tool call turns `stop` into `tool_calls`). */
@@ -37,13 +45,29 @@ export class ParserStream {
   private readonly chunks: string[] = [];
   private capturedBytes = 0;
   private dropped = 0;
+  private readonly inspector: SseEventFeed | null;
+  /** Pushes left before the inspector gets events. */
+  private inspectAfter: number;
+  /** The inspector gets the events of this push. */
+  private inspecting = false;
+  /**
+   * Something other than a parser threw: the rest of the upstream goes out as it came, as the
+   * relay does with a transform that throws. The SSE parse goes on for the inspector, unless it
+   * was the SSE parse that threw.
+   */
+  private raw: 'no' | 'rewrite failed' | 'sse failed' = 'no';
 
   constructor(private readonly opts: ParserStreamOptions) {
     this.pipeline = opts.pipeline;
+    this.inspector = opts.inspector?.feed ?? null;
+    this.inspectAfter = opts.inspector?.after ?? 0;
     this.parser = createSseParser({
       onEvent: (ev) => this.onEvent(ev),
       onComment: (text) => {
         this.out += `:${text}\n\n`;
+      },
+      onOverflow: () => {
+        if (this.inspecting) this.inspector?.onOverflow();
       },
       maxLineBytes: opts.maxLineBytes,
       dispatchIncompleteAtEnd: true,
@@ -52,23 +76,52 @@ export class ParserStream {
 
   /** Bytes for the client for this upstream chunk, or null when everything is held (a partial event or tag). */
   push(chunk: Uint8Array): Uint8Array | null {
+    if (this.inspectAfter > 0) this.inspectAfter--;
+    else this.inspecting = this.inspector !== null;
+    if (this.raw === 'rewrite failed' && this.inspector !== null) this.parse(chunk);
+    if (this.raw !== 'no') return this.rawChunk(chunk);
     const wholeEvents = this.parser.atBoundary;
     this.changed = false;
-    this.parser.push(chunk);
-    if (wholeEvents && !this.changed && this.out !== '' && this.parser.atBoundary) {
-      // The chunk held whole events only, none of them changed: it is its own re-encoding.
-      this.capture(this.out);
-      this.out = '';
+    this.parse(chunk);
+    if (this.raw !== 'no') return this.rawChunk(chunk);
+    try {
+      if (wholeEvents && !this.changed && this.out !== '' && this.parser.atBoundary) {
+        // The chunk held whole events only, none of them changed: it is its own re-encoding.
+        this.capture(this.out);
+        this.out = '';
+        return chunk;
+      }
+      return this.take();
+    } catch {
+      this.raw = 'rewrite failed';
       return chunk;
     }
-    return this.take();
   }
 
   /** The end of the upstream: a last incomplete event, then whatever the parsers hold. */
   end(): Uint8Array | null {
+    // The tap's own parser would drop an incomplete last event: it is the client's only.
+    this.inspecting = false;
+    if (this.raw !== 'no') return null;
     this.parser.end();
     this.finalize();
     return this.take();
+  }
+
+  /** Splits the chunk into events, rewritten unless `raw`. */
+  private parse(chunk: Uint8Array): void {
+    try {
+      this.parser.push(chunk);
+    } catch {
+      // Only the SSE parser itself gets here (onEvent catches the rewrite's failures).
+      this.raw = 'sse failed';
+      this.inspector?.onFailure();
+    }
+  }
+
+  private rawChunk(chunk: Uint8Array): Uint8Array {
+    this.out = '';
+    return chunk;
   }
 
   get parsed(): ParsedResponse {
@@ -97,6 +150,17 @@ export class ParserStream {
   }
 
   private onEvent(ev: SseEvent): void {
+    if (this.inspecting) this.inspector?.onEvent(ev);
+    if (this.raw !== 'no') return;
+    try {
+      this.rewrite(ev);
+    } catch {
+      // Caught here, not by the relay, so that the rest of the chunk still reaches the inspector.
+      this.raw = 'rewrite failed';
+    }
+  }
+
+  private rewrite(ev: SseEvent): void {
     const data = ev.data;
     if (data.length < 16 && data.trim() === '[DONE]') {
       this.finalize();

@@ -3,6 +3,7 @@ import {
   appendReasoning, choiceIndex, isAssistant, isObj, isText, renameKey, setContent,
   type ChoiceDelta, type Json, type Stage,
 } from './pipeline.ts';
+import { includesQuoted } from '../sse/text-search.ts';
 import { TagScanner } from './scanner.ts';
 
 type Direction = 'reasoning_to_content' | 'content_to_reasoning';
@@ -47,14 +48,14 @@ export class SwapReasoningStage implements Stage {
   canSkip(data: string, mayHaveTag: boolean): boolean {
     const only = this.choices.size === 1 ? this.choices.get(0) : undefined;
     if (only === undefined || only.direction === null) return false;
-    if (only.direction === 'reasoning_to_content') return !only.inside && !data.includes('"reasoning_content"');
+    if (only.direction === 'reasoning_to_content') return !only.inside && !includesQuoted(data, 'reasoning_content"');
     return only.scanner !== null && only.scanner.idle && !mayHaveTag;
   }
 
   /** Inside the reasoning, later reasoning deltas become content as they are: only their key changes. */
   rewrite(data: string): string | null {
     const only = this.choices.size === 1 ? this.choices.get(0) : undefined;
-    if (!only?.inside || data.includes('"content"') || data.includes('"tool_calls"')) return null;
+    if (!only?.inside || includesQuoted(data, 'content"') || includesQuoted(data, 'tool_calls"')) return null;
     return renameKey(data, 'reasoning_content', 'content');
   }
 

@@ -50,7 +50,14 @@ export function toToolCall(tool: ParsedTool, choiceIndex: number, index: number)
   };
 }
 
+/**
+ * What JSON.parse can accept starts, after JSON whitespace, like this: anything else (a plain
+ * string argument, the usual case) would only throw, and a throw costs far more than the parse.
+ */
+const JSON_START = /^[ \t\n\r]*[[{"0-9tfn-]/;
+
 function maybeJson(value: string): unknown {
+  if (!JSON_START.test(value)) return value;
   try {
     return JSON.parse(value) as unknown;
   } catch {

@@ -1,3 +1,4 @@
+import { Buffer, isAscii } from 'node:buffer';
 import type { Usage } from '../logging/types.ts';
 import type { SseResume } from './first-event.ts';
 import { classifySseEvent, mayCarryRecordData, type SseErrorInfo } from './inspect.ts';
@@ -13,6 +14,14 @@ export interface SseTapOptions {
   maxLineBytes?: number;
   onError?(info: SseErrorInfo): void;
   onFirstEvent?(ev: SseEvent): void;
+  /**
+   * Events come from another SSE parser of the same bytes, through `feed`, instead of the tap's own:
+   * a stream the response parsers rewrite is then split into events once. `push` only counts and
+   * captures. The other parser must hand on the events and overflows of the chunks pushed here,
+   * not those of the resumed chunks (the tap has them already) nor an incomplete last event; its
+   * line bound replaces `maxLineBytes`.
+   */
+  sharedParser?: boolean;
   /**
    * Continue from `readUntilFirstEvent`: its held chunks are emitted first by `stream.readable` (unchanged) and
    * recorded, its events are taken as already parsed, and its parser carries on with whatever is piped in.
@@ -40,6 +49,14 @@ export interface SseTapState {
   inspectFailed: boolean;
 }
 
+/** The tap's inspection, fed by the parser it shares (see `sharedParser`). */
+export interface SseEventFeed {
+  onEvent(ev: SseEvent): void;
+  onOverflow(): void;
+  /** That parser threw: inspection stops, as it does when the tap's own parser throws. */
+  onFailure(): void;
+}
+
 export interface SseTap {
   readonly stream: TransformStream<Uint8Array, Uint8Array>;
   /**
@@ -50,6 +67,8 @@ export interface SseTap {
   end(): void;
   /** Live view: read it after the stream ends (or at any time for a partial picture). */
   readonly state: Readonly<SseTapState>;
+  /** With `sharedParser`: where the shared parser hands its events; else null. */
+  readonly feed: SseEventFeed | null;
 }
 
 /** Forwards every chunk unchanged and at once; parses SSE on the side for the request record. */
@@ -77,10 +96,19 @@ export function createSseTap(opts: SseTapOptions = {}): SseTap {
   let capturing = true;
   let capturedBytes = 0;
 
+  // Most chunks are ASCII: one decodes as latin1, several times cheaper than the streaming decoder, as
+  // long as that decoder holds no partial character (it holds none after a chunk that ended in ASCII).
+  let decoderIdle = true;
+  const decode = (chunk: Uint8Array): string => {
+    if (decoderIdle && isAscii(chunk)) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1');
+    if (chunk.byteLength > 0) decoderIdle = chunk[chunk.byteLength - 1]! < 0x80;
+    return captureDecoder.decode(chunk, { stream: true });
+  };
+
   const capture = (chunk: Uint8Array): void => {
     if (capturing && chunks.length < maxChunks && capturedBytes + chunk.byteLength <= maxChunkBytes) {
       capturedBytes += chunk.byteLength;
-      chunks.push(captureDecoder.decode(chunk, { stream: true }));
+      chunks.push(decode(chunk));
       return;
     }
     // Keep a gap-free prefix: once one chunk is dropped, so is everything after it.
@@ -144,11 +172,21 @@ export function createSseTap(opts: SseTapOptions = {}): SseTap {
       for (const chunk of resume.chunks) capture(chunk);
       state.overflows += resume.overflows;
       for (const ev of resume.events) onEvent(ev);
-      parser = resume.adopt({ onEvent, onOverflow });
-    } else {
+      if (!opts.sharedParser) parser = resume.adopt({ onEvent, onOverflow });
+    } else if (!opts.sharedParser) {
       parser = createSseParser({ onEvent, onOverflow, maxLineBytes: opts.maxLineBytes });
     }
   });
+  // Guarded like the own parser's callbacks, so that a failure stops inspection the same way.
+  const feed: SseEventFeed | null = opts.sharedParser
+    ? {
+        onEvent: (ev) => guard(() => onEvent(ev)),
+        onOverflow: () => guard(onOverflow),
+        onFailure: () => {
+          state.inspectFailed = true;
+        },
+      }
+    : null;
 
   const push = (chunk: Uint8Array): void => {
     state.bytes += chunk.byteLength;
@@ -189,5 +227,6 @@ export function createSseTap(opts: SseTapOptions = {}): SseTap {
     get state() {
       return state;
     },
+    feed,
   };
 }

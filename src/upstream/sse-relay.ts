@@ -48,16 +48,23 @@ export async function relaySse(ctx: SseContext): Promise<AttemptOutcome> {
   }
 
   // Without a sink that keeps records there is nothing to extract: relay the bytes only.
+  // With parsers the tap takes its events from the parser stream, which splits the same bytes anyway.
   const tap = ctx.detail
     ? createSseTap({
         maxChunks: config.logging.maxStreamChunks,
         maxChunkBytes: config.logging.maxStreamChunkBytes,
         resume: first.resume,
+        sharedParser: Boolean(ctx.parsers),
       })
     : null;
   const logParsed = ctx.detail && config.parsing?.logParsedStream === true;
   const parser = ctx.parsers
-    ? createParserStream(ctx.parsers, logParsed ? { maxChunks: config.logging.maxStreamChunks, maxBytes: config.logging.maxStreamChunkBytes } : null)
+    ? createParserStream(
+        ctx.parsers,
+        logParsed ? { maxChunks: config.logging.maxStreamChunks, maxBytes: config.logging.maxStreamChunkBytes } : null,
+        // The held chunks' events the tap already has from the first-event check.
+        tap?.feed ? { feed: tap.feed, after: first.chunks.length } : undefined,
+      )
     : null;
   // The tap keeps what the upstream sent; finish_reason is the one the client got (`tool_calls` after parsing).
   if (tap) recorder.attachStream(parser ? () => ({ ...tap.state, finishReason: parser.finishReason ?? tap.state.finishReason }) : () => tap.state);
