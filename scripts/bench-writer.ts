@@ -102,6 +102,8 @@ interface Target {
   readonly dialect: Dialect;
   readonly handle: DatabaseHandle;
   readonly sqliteFile: string | null;
+  /** PostgreSQL: the bench database's connection settings (for the writer thread). */
+  readonly postgres: DatabaseConfig['postgres'] | null;
   drop(): Promise<void>;
 }
 
@@ -119,7 +121,7 @@ async function openTarget(dialect: Dialect, dir: string): Promise<Target> {
     const cfg = { ...BASE, backend: 'sqlite', sqlite: { path: file }, postgres: { host: '', port: 0, database: '', user: '', password: '' } } as DatabaseConfig;
     const handle = createDatabase(cfg);
     await migrateToLatest(handle.db, 'sqlite');
-    return { dialect, handle, sqliteFile: file, drop: () => handle.close() };
+    return { dialect, handle, sqliteFile: file, postgres: null, drop: () => handle.close() };
   }
   const u = new URL(PG_URL);
   const pgCfg = (database: string): DatabaseConfig => ({
@@ -137,6 +139,7 @@ async function openTarget(dialect: Dialect, dir: string): Promise<Target> {
     dialect,
     handle,
     sqliteFile: null,
+    postgres: pgCfg(name).postgres,
     drop: async () => {
       await handle.close();
       await sql`drop database if exists ${sql.id(name)} with (force)`.execute(admin.db);
@@ -148,7 +151,8 @@ async function openTarget(dialect: Dialect, dir: string): Promise<Target> {
 function writerFor(t: Target, spoolDir: string) {
   return createDbWriter({
     dialect: t.dialect,
-    ...(t.sqliteFile ? { sqliteFile: t.sqliteFile } : { db: t.handle.db }),
+    // The proxy's writers: SQLite's and PostgreSQL's writer threads (see startDatabaseLogging).
+    ...(t.sqliteFile ? { sqliteFile: t.sqliteFile } : { postgres: t.postgres! }),
     config: { ...BATCHING, queueMaxRows: 1_000_000 },
     spoolDir,
     log,
@@ -266,7 +270,7 @@ function report(results: readonly Result[], skipped: readonly string[], loadBefo
     ...skipped.map((s) => `| ${s} | skipped (no PostgreSQL URL) | | | | | | | |`),
     '',
     '### Method',
-    `- **rows/s**: ${int(ROWS)} RequestRecords published at once into a writer with the default batching (${int(BATCHING.batchMaxRows)} rows / ${BATCHING.batchMaxMs} ms) and the usage-rollup hook the proxy runs in every batch's transaction, timed until \`close()\` has committed them all; the row count is checked afterwards. Records are a realistic mix (~${results[0]?.bytesPerRow ?? '?'} bytes of JSON each: half streamed with 8 captured chunks, one in ten with a retried 503 and so an \`error_logs\` row too). SQLite: the worker-thread writer on a WAL file; PostgreSQL: the pool writer on a fresh database.`,
+    `- **rows/s**: ${int(ROWS)} RequestRecords published at once into a writer with the default batching (${int(BATCHING.batchMaxRows)} rows / ${BATCHING.batchMaxMs} ms) and the usage-rollup hook the proxy runs in every batch's transaction, timed until \`close()\` has committed them all; the row count is checked afterwards. Records are a realistic mix (~${results[0]?.bytesPerRow ?? '?'} bytes of JSON each: half streamed with 8 captured chunks, one in ten with a retried 503 and so an \`error_logs\` row too). SQLite: the writer thread on a WAL file (its checkpoints in a second thread); PostgreSQL: the writer thread with its own connections, on a fresh database. Both as \`startDatabaseLogging\` sets them up for the proxy.`,
     `- **loop delay**: the same records published steadily at half the measured rate for ${PACED_S} s (as requests finishing would), while \`monitorEventLoopDelay\` (1 ms resolution) watches the publishing thread. It includes GC pauses, which dominate the tail: records wait in the queue for up to a batch interval and so survive young-generation collections.`,
     '- **CPU per row**: user + system CPU of the benchmark process, every thread (the writer threads included; PostgreSQL\'s own server processes not), over the paced run, divided by its rows, less what generating one record costs (measured separately). On a shared machine this is steadier than rows/s: it counts work, not waiting.',
     '- The proxy\'s requests/s with default logging (files + SQLite) against sinks disabled is the `proxy-logging` row of the proxy section (`npm run bench -- --sink none,default`).',

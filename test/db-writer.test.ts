@@ -180,7 +180,13 @@ describe('recordToRows', () => {
   });
 });
 
-describe.each(['sqlite', 'postgres'] as const)('database writer on %s', (dialect: Dialect) => {
+// PostgreSQL twice: through an in-process pool (the `db` option) and through its writer thread
+// (pg-worker.ts, the `postgres` option), which is what the proxy uses.
+describe.each([
+  ['sqlite', ''],
+  ['postgres', ''],
+  ['postgres', ' (writer thread)'],
+] as const)('database writer on %s%s', (dialect: Dialect, via: '' | ' (writer thread)') => {
   let t: TestDb;
   let spoolDir: string;
   const writers: DbWriter[] = [];
@@ -197,11 +203,11 @@ describe.each(['sqlite', 'postgres'] as const)('database writer on %s', (dialect
     await t.close();
   });
 
-  /** SQLite goes through the worker thread, as in production; PostgreSQL through the pool. */
+  /** SQLite goes through the worker thread, as in production; PostgreSQL through the pool or its thread. */
   function writer(over: Partial<DbWriterOptions> = {}): DbWriter {
     const w = createDbWriter({
       dialect,
-      ...(dialect === 'sqlite' ? { sqliteFile: t.config.sqlite.path } : { db: t.db }),
+      ...(dialect === 'sqlite' ? { sqliteFile: t.config.sqlite.path } : via ? { postgres: t.config.postgres } : { db: t.db }),
       config: { batchMaxRows: 100, batchMaxMs: 20, queueMaxRows: 10_000 },
       spoolDir,
       log,

@@ -56,16 +56,20 @@ export async function startDatabaseLogging(opts: DatabaseLoggingOptions): Promis
     log.error(`database: ${cfg.backend} is not usable at start-up (${describe(err)}); request rows go to ${cfg.spoolDir} until it is`);
   }
 
+  // Both backends write from a thread with connections of its own (sqlite-worker.ts, pg-worker.ts);
+  // the handle above stays on this thread for migrations and readers. Only SQLite `:memory:`
+  // cannot move: it exists only on the connection that created it.
   const sqliteFile = cfg.backend === 'sqlite' ? resolveSqlitePath(cfg.sqlite.path, rootDir) : null;
-  // `:memory:` exists only on the connection that created it, so it cannot move to a worker.
-  const inProcess = sqliteFile === null || sqliteFile === ':memory:';
+  const inProcess = sqliteFile === ':memory:';
   if (inProcess && !handle) handle = createDatabase(cfg, { rootDir });
+  const target: Pick<DbWriterOptions, 'db' | 'sqliteFile' | 'postgres'> =
+    sqliteFile === null ? { postgres: cfg.postgres } : inProcess ? { db: handle!.db } : { sqliteFile };
   const writer = createDbWriter({
     // Usage rollups commit with the rows unless a caller (a test) names another hook.
     afterInsertModule: ROLLUP_HOOK,
     ...opts.writer,
     dialect: cfg.backend,
-    ...(inProcess ? { db: handle!.db } : { sqliteFile: sqliteFile! }),
+    ...target,
     config: cfg,
     spoolDir: cfg.spoolDir,
     log,

@@ -18,6 +18,7 @@ import type { AfterInsert } from './batch.ts';
 import { openSqliteRaw } from './factory.ts';
 import type { CheckpointerData } from './sqlite-checkpointer.ts';
 import { spawnTsWorker } from '../ts-worker.ts';
+import type { BadRecord, WorkerReply, WorkerRequest } from './worker-store.ts';
 import type { SqliteConnection } from './factory.ts';
 import { encodeRecordValues, recordToRows } from './rows.ts';
 import type { Database } from './schema.ts';
@@ -33,29 +34,12 @@ export interface SqliteWorkerData {
   readonly redactHeaders?: readonly string[];
 }
 
-/** Rows arrive in chunks (values in column order) and are committed together by `write`. */
-/**
+/*
  * Rows and records are staged per batch number and committed by `write` for that batch, so the
  * next batch can be handed over (and encoded here) while the current one commits, and a replay
- * batch never mixes with a live one. `discard` drops a batch that went to the spool instead.
+ * batch never mixes with a live one. `discard` drops a batch that went to the spool instead. The
+ * messages are worker-store.ts's protocol, shared with the PostgreSQL thread.
  */
-export type WorkerRequest =
-  | { readonly op: 'rows'; readonly batch: number; readonly requests: unknown[][]; readonly errors: unknown[][] }
-  /** Records as JSON text (wire.ts); `null` stands for one JSON cannot express, reported as bad. */
-  | { readonly op: 'records'; readonly batch: number; readonly records: (string | null)[] }
-  | { readonly op: 'discard'; readonly batch: number }
-  | { readonly id: number; readonly op: 'write'; readonly batch: number; readonly strict?: boolean }
-  | { readonly id: number; readonly op: 'probe' | 'close' };
-
-/** A staged record that could not be encoded: its position among the staged records, and why. */
-export interface BadRecord {
-  readonly index: number;
-  readonly message: string;
-}
-
-export type WorkerReply =
-  | { readonly id: number; readonly ok: true; readonly inserted: number; readonly bad?: readonly BadRecord[] }
-  | { readonly id: number; readonly ok: false; readonly message: string; readonly code: string | null };
 
 interface Open {
   readonly conn: SqliteConnection;

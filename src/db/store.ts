@@ -1,7 +1,9 @@
 /**
- * Where the database writer sends encoded batches. Two implementations: `createKyselyStore` runs
- * the transaction on an in-process Kysely (PostgreSQL's pool, or an SQLite `:memory:` database that
- * only this thread can see); `createSqliteWorkerStore` (sqlite-store.ts) runs it in a worker thread.
+ * Where the database writer sends its batches. `createKyselyStore` runs the transaction on an
+ * in-process Kysely (tests, or an SQLite `:memory:` database that only this thread can see); the
+ * writer-thread stores (worker-store.ts: `createSqliteWorkerStore` in sqlite-store.ts,
+ * `createPgWorkerStore` in pg-store.ts) take the records themselves and encode and insert them in
+ * a thread with its own connections, which is what the proxy uses.
  */
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';

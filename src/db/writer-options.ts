@@ -5,6 +5,7 @@ import type { DatabaseConfig } from '../config/types.ts';
 import type { RequestRecord, RequestSink } from '../logging/types.ts';
 import type { Dialect } from './dialect.ts';
 import type { Database } from './schema.ts';
+import { PG_WRITER_CONNECTIONS, createPgWorkerStore } from './pg-store.ts';
 import { createSqliteWorkerStore } from './sqlite-store.ts';
 import { createKyselyStore } from './store.ts';
 import type { BatchStore } from './store.ts';
@@ -43,10 +44,15 @@ export interface DbWriter extends RequestSink {
 
 export interface DbWriterOptions {
   readonly dialect: Dialect;
-  /** Write through this in-process Kysely (PostgreSQL, or SQLite `:memory:`)... */
+  /** Write through this in-process Kysely, on the event loop (tests, SQLite `:memory:`)... */
   readonly db?: Kysely<Database>;
   /** ...or from a worker thread with its own connection to this SQLite file... */
   readonly sqliteFile?: string;
+  /**
+   * ...or from a worker thread with its own small pool (`PG_WRITER_CONNECTIONS` connections) to
+   * this PostgreSQL server...
+   */
+  readonly postgres?: DatabaseConfig['postgres'];
   /** ...or to any store (tests, benchmarks). */
   readonly store?: BatchStore;
   readonly config: Pick<DatabaseConfig, 'batchMaxRows' | 'batchMaxMs' | 'queueMaxRows'>;
@@ -79,5 +85,14 @@ export function pickStore(o: DbWriterOptions): BatchStore {
       redactHeaders: o.redactHeaders,
     });
   }
-  throw new TypeError('createDbWriter needs `db`, `sqliteFile` (SQLite) or `store`');
+  if (o.postgres && o.dialect === 'postgres') {
+    return createPgWorkerStore({
+      // Plain data only: the settings are cloned into the thread.
+      postgres: { host: o.postgres.host, port: o.postgres.port, database: o.postgres.database, user: o.postgres.user, password: o.postgres.password },
+      connections: PG_WRITER_CONNECTIONS,
+      afterInsertModule: o.afterInsertModule,
+      redactHeaders: o.redactHeaders,
+    });
+  }
+  throw new TypeError('createDbWriter needs `db`, `sqliteFile` (SQLite), `postgres` (PostgreSQL) or `store`');
 }

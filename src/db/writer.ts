@@ -1,9 +1,10 @@
 /**
  * The database writer (a RequestSink): `publish` only enqueues. Rows are flushed in batches
  * (`batchMaxRows` rows, or about `batchMaxMs` after the first queued row), one transaction per
- * batch, one batch in flight at a time. On PostgreSQL the next batch is encoded here while the
- * current one commits; the SQLite store takes the records themselves and encodes them in its
- * thread, so the event loop only pays for cloning them.
+ * batch, one batch in flight at a time. The proxy's stores (the SQLite and PostgreSQL writer
+ * threads) take the records themselves and encode them in their thread, so the event loop only
+ * pays for cloning them; with an in-process store (`db`: tests, SQLite `:memory:`) the next batch
+ * is encoded here while the current one commits.
  * When the queue is full, or the database fails, records go to the spool; a recovery loop with
  * backoff probes the database and replays the spool (replay.ts). What cannot be kept anywhere is
  * counted in `stats.dropped` and logged.
