@@ -1,5 +1,5 @@
 /**
- * The SQLite writer thread leaves WAL checkpoints to a second thread (sqlite-checkpointer.ts).
+ * The SQLite writer thread leaves WAL checkpoints to a second thread (sqlite-checkpointer.mjs).
  * Committed pages live in the WAL until a checkpoint copies them into the database file, and the
  * writer's own checkpoint only fires at 10,000 pages; so a few hundred pages of rows reaching the
  * database file while the writer is still open shows the checkpointer at work.

@@ -50,13 +50,12 @@ export function resolveSqlitePath(file: string, rootDir: string = PROJECT_ROOT):
 
 /**
  * A raw better-sqlite3 connection with the same pragmas as `createDatabase` uses, for a worker
- * thread that writes synchronously. Creates the file's directory, unless `mustExist` (then a
- * missing file is an error rather than a new empty database).
+ * thread that writes synchronously. Creates the file's directory.
  */
-export function openSqliteRaw(file: string, rootDir: string = PROJECT_ROOT, opts: { mustExist?: boolean } = {}): SqliteConnection {
+export function openSqliteRaw(file: string, rootDir: string = PROJECT_ROOT): SqliteConnection {
   const resolved = resolveSqlitePath(file, rootDir);
-  if (resolved !== ':memory:' && !opts.mustExist) mkdirSync(path.dirname(resolved), { recursive: true });
-  const conn = new SqliteDatabase(resolved, { fileMustExist: opts.mustExist === true });
+  if (resolved !== ':memory:') mkdirSync(path.dirname(resolved), { recursive: true });
+  const conn = new SqliteDatabase(resolved);
   // Only a new, empty file takes it (an existing database keeps its page size): rows of a few KB
   // with six indexes are written in fewer, fuller pages (about 15 % less insert work than 4 KiB).
   conn.pragma('page_size = 8192');

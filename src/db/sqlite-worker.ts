@@ -10,14 +10,12 @@
  * they were faster than multi-row VALUES lists (about 24k vs 20k rows/s of realistic rows on the
  * 2-core development machine).
  */
-import { parentPort, workerData, type Worker } from 'node:worker_threads';
+import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { SqliteDatabase as SqliteDialectDatabase } from 'kysely';
 import { ERROR_INSERT_COLUMNS, REQUEST_INSERT_COLUMNS, loadAfterInsert } from './batch.ts';
 import type { AfterInsert } from './batch.ts';
-import { openSqliteRaw } from './factory.ts';
-import type { CheckpointerData } from './sqlite-checkpointer.ts';
-import { spawnTsWorker } from '../ts-worker.ts';
+import { openSqliteRaw, resolveSqlitePath } from './factory.ts';
 import type { BadRecord, WorkerReply, WorkerRequest } from './worker-store.ts';
 import type { SqliteConnection } from './factory.ts';
 import { encodeRecordValues, recordToRows } from './rows.ts';
@@ -122,17 +120,21 @@ function asObjects(columns: readonly string[], rows: readonly unknown[][], at: r
 
 /**
  * WAL checkpoints copy every page a second time and fsync; they were as much of a batch's cost as
- * the inserts. Another thread does them (sqlite-checkpointer.ts) while this one commits. SQLite's
+ * the inserts. Another thread does them (sqlite-checkpointer.mjs) while this one commits. SQLite's
  * own checkpoint at WAL_AUTOCHECKPOINT_PAGES stays as the bound if that thread falls behind or
  * dies; with it keeping up, the one here finds little left to copy.
  */
 const WAL_AUTOCHECKPOINT_PAGES = 10_000;
-const CHECKPOINTER_URL = new URL('./sqlite-checkpointer.ts', import.meta.url);
+const CHECKPOINTER_URL = new URL('./sqlite-checkpointer.mjs', import.meta.url);
 let checkpointer: Worker | null = null;
 
 function startCheckpointer(): void {
   if (checkpointer) return;
-  const w = spawnTsWorker(CHECKPOINTER_URL, { file: data.file } satisfies CheckpointerData);
+  // Plain JavaScript with a small heap: it holds one connection and a timer.
+  const w = new Worker(CHECKPOINTER_URL, {
+    workerData: { file: resolveSqlitePath(data.file) },
+    resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 },
+  });
   // Its failure costs only the offloading (the bound above still holds): started again on the next open.
   w.on('error', () => undefined);
   w.on('exit', () => {
