@@ -3,14 +3,15 @@
  * pass-through. Prints a table and rewrites the `bench:parsers` section at the end of
  * docs/benchmarks.md.
  *
- *   npx tsx scripts/bench-parsers.ts [--rounds 5] [--streams 300] [--requests 300] [--no-write]
+ *   npx tsx scripts/bench-parsers.ts [--rounds 5] [--streams 300] [--requests 100] [--no-write]
  *
  * 1. In process: recorded-style streams (about 290 SSE events of ~200 bytes, one per chunk) fed
  *    chunk by chunk to (a) a plain byte copy, (b) the SSE tap the relay runs when records are kept,
  *    (c) the parser transformer, (d) transformer + tap. CPU from process.cpuUsage(), median round.
- * 2. End to end: a served proxy (sinks off, like the `proxy-stream` row of the proxy section) in
- *    this process; the fake upstream and the client in a child process, so the CPU measured here
- *    is the proxy's alone. The same stream through a model with parsers and one without.
+ * 2. End to end: served proxies in this process, one with sinks off (like the `proxy-stream` row of
+ *    the proxy section) and one keeping records through a sink that drops them (the default way:
+ *    the SSE tap runs); the fake upstream and the client in a child process, so the CPU measured
+ *    here is the proxy's alone. The same stream through a model with parsers and one without.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { configFrom, model } from '../test/helpers/proxy.ts';
 import { parsersFrom } from '../test/fixtures/parsers/corpus.ts';
 import { nullSink } from '../src/logging/fanout.ts';
+import type { RequestSink } from '../src/logging/types.ts';
 import { createParserStream } from '../src/parsers/config.ts';
 import { createSseTap } from '../src/sse/tap.ts';
 import { startProxy } from '../src/server.ts';
@@ -123,6 +125,8 @@ function inProcess(rounds: number, streams: number) {
     { name: 'tagged: parse_unparsed + tap (the tap fed by its SSE parse)', chunks: bytes(TAGGED), run: parsed(PARSE, true) },
     { name: 'no tags: parse_unparsed (skip path)', chunks: bytes(PLAIN), run: parsed(PARSE, false) },
     { name: 'reasoning_content: swap to content', chunks: bytes(NATIVE), run: parsed(SWAP, false) },
+    { name: 'reasoning_content: SSE tap (pass-through with records)', chunks: bytes(NATIVE), run: tap },
+    { name: 'reasoning_content: swap to content + tap', chunks: bytes(NATIVE), run: parsed(SWAP, true) },
   ];
   const samples = new Map<string, number[]>(variants.map((v) => [v.name, []]));
   for (let r = 0; r < rounds; r++) {
@@ -160,7 +164,26 @@ async function childMain(): Promise<void> {
   await up.close();
 }
 
-async function endToEnd(rounds: number, requests: number) {
+/** The two ways the proxy is served: sinks off (no records: the relay skips the SSE tap), and records kept. */
+const MODES = ['off', 'kept'] as const;
+type Mode = (typeof MODES)[number];
+
+/**
+ * A sink that keeps records but does no I/O. The server keeps request details (and the relay runs
+ * the SSE tap) for any sink other than `nullSink`, as with the default file / database sinks;
+ * this one drops each finished record, so only the proxy's own work is measured.
+ */
+const droppingSink: RequestSink = { publish() {} };
+
+interface E2eRow {
+  key: string;
+  usPerChunk: number;
+  min: number;
+  max: number;
+  rounds: number[];
+}
+
+async function endToEnd(rounds: number, requests: number): Promise<Map<string, E2eRow>> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child'], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
@@ -179,45 +202,49 @@ async function endToEnd(rounds: number, requests: number) {
     database: { enabled: false },
   });
   const log = { info() {}, warn() {}, error() {} };
-  const proxy = await startProxy({ config, sink: nullSink, log, host: '127.0.0.1', port: 0 });
-  const run = async (modelName: string, n: number) => {
+  const proxies = {
+    off: await startProxy({ config, sink: nullSink, log, host: '127.0.0.1', port: 0 }),
+    kept: await startProxy({ config, sink: droppingSink, log, host: '127.0.0.1', port: 0 }),
+  } satisfies Record<Mode, unknown>;
+  const run = async (mode: Mode, modelName: string, n: number) => {
     const start = process.cpuUsage();
-    child.stdin!.write(`RUN ${proxy.url} ${modelName} ${n} 8\n`);
+    child.stdin!.write(`RUN ${proxies[mode].url} ${modelName} ${n} 8\n`);
     const done = await next();
     const used = process.cpuUsage(start);
-    if (done !== 'DONE 0') throw new Error(`${modelName}: ${done}`);
+    if (done !== 'DONE 0') throw new Error(`${mode} ${modelName}: ${done}`);
     return (used.user + used.system) / n;
   };
   // `tagged-plain-again` is the same as `tagged-plain`: their difference is the noise floor (A/A).
-  // Each pair compared runs side by side in this order (and in reverse every other round).
+  // Each pair compared runs side by side in this order (and in reverse every other round); the
+  // two serving modes alternate within the round, so that load from other work hits both alike.
   const models = ['tagged-plain-again', 'tagged-plain', 'tagged-parsed', 'native-plain', 'native-swapped'];
-  const samples = new Map<string, number[]>(models.map((m) => [m, []]));
-  for (const m of models) await run(m, 30); // warm-up
+  const runs = models.flatMap((m) => MODES.map((mode) => [mode, m] as const));
+  const samples = new Map<string, number[]>(runs.map(([mode, m]) => [`${mode}:${m}`, []]));
+  for (const [mode, m] of runs) await run(mode, m, 30); // warm-up
   for (let r = 0; r < rounds; r++) {
-    for (const m of r % 2 === 0 ? models : [...models].reverse()) samples.get(m)!.push(await run(m, requests));
+    for (const [mode, m] of r % 2 === 0 ? runs : [...runs].reverse()) samples.get(`${mode}:${m}`)!.push(await run(mode, m, requests));
   }
   child.stdin!.end();
-  await proxy.close(1000);
-  return models.map((m) => {
-    const xs = samples.get(m)!;
-    const events = m.startsWith('tagged') ? TAGGED.length : NATIVE.length;
-    return { model: m, usPerChunk: median(xs) / events, min: Math.min(...xs) / events, max: Math.max(...xs) / events, rounds: xs };
-  });
+  await Promise.all([proxies.off.close(1000), proxies.kept.close(1000)]);
+  return new Map(
+    runs.map(([mode, m]) => {
+      const key = `${mode}:${m}`;
+      const xs = samples.get(key)!;
+      const events = m.startsWith('tagged') ? TAGGED.length : NATIVE.length;
+      return [key, { key, usPerChunk: median(xs) / events, min: Math.min(...xs) / events, max: Math.max(...xs) / events, rounds: xs }];
+    }),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
 // Report
-
-function pct(a: number, b: number): string {
-  return `${(((a - b) / b) * 100).toFixed(1)} %`;
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       rounds: { type: 'string', default: '5' },
       streams: { type: 'string', default: '300' },
-      requests: { type: 'string', default: '300' },
+      requests: { type: 'string', default: '100' },
       'no-write': { type: 'boolean', default: false },
       child: { type: 'boolean', default: false },
     },
@@ -233,26 +260,37 @@ async function main(): Promise<void> {
   const copyNs = byName.get('tagged: plain byte copy')!;
   const tapNs = byName.get('tagged: SSE tap (pass-through with records)')!;
   const parseNs = byName.get('tagged: parse_unparsed')!;
-  const e = new Map(e2e.map((x) => [x.model, x]));
-  const cell = (m: string) => {
-    const x = e.get(m)!;
+  const row = (mode: Mode, m: string) => e2e.get(`${mode}:${m}`)!;
+  const cell = (mode: Mode, m: string) => {
+    const x = row(mode, m);
     return `${x.usPerChunk.toFixed(2)} (${x.min.toFixed(1)}–${x.max.toFixed(1)})`;
   };
-  const added = (parsedModel: string, plainModel: string) => pct(e.get(parsedModel)!.usPerChunk, e.get(plainModel)!.usPerChunk);
+  const ratio = (mode: Mode, a: string, b: string) => (row(mode, a).usPerChunk / row(mode, b).usPerChunk - 1) * 100;
+  const added = (mode: Mode, a: string, b: string) => `${ratio(mode, a, b).toFixed(1)} %`;
   // The two models of a pair run next to each other in every round, so their per-round ratio cancels
   // most of the load that other work puts on the shared machine; its median is the steadier figure.
-  const pairedRatio = (a: string, b: string) => {
-    const xs = e.get(a)!.rounds;
-    const ys = e.get(b)!.rounds;
+  const pairedRatio = (mode: Mode, a: string, b: string) => {
+    const xs = row(mode, a).rounds;
+    const ys = row(mode, b).rounds;
     return (median(xs.map((x, r) => x / ys[r]!)) - 1) * 100;
   };
-  const paired = (a: string, b: string) => `${pairedRatio(a, b).toFixed(1)} %`;
-  const shareOf = (ns: number) => (ns / 1000 / e.get('tagged-plain')!.usPerChunk) * 100;
+  const paired = (mode: Mode, a: string, b: string) => `${pairedRatio(mode, a, b).toFixed(1)} %`;
+  const shareOf = (ns: number) => (ns / 1000 / row('off', 'tagged-plain').usPerChunk) * 100;
   const share = (ns: number) => `${shareOf(ns).toFixed(1)} %`;
-  const ratio = (a: string, b: string) => (e.get(a)!.usPerChunk / e.get(b)!.usPerChunk - 1) * 100;
-  const e2eMet = ratio('tagged-parsed', 'tagged-plain') <= 10 && ratio('native-swapped', 'native-plain') <= 10;
-  const pairedMet = pairedRatio('tagged-parsed', 'tagged-plain') <= 10 && pairedRatio('native-swapped', 'native-plain') <= 10;
+  const PAIRS = [
+    ['tagged-parsed', 'tagged-plain'],
+    ['native-swapped', 'native-plain'],
+  ] as const;
+  const met = (f: (mode: Mode, a: string, b: string) => number, mode: Mode) => PAIRS.every(([a, b]) => f(mode, a, b) <= 10);
   const shareMet = shareOf(parseNs) <= 10;
+  const LABEL: Record<Mode, string> = { off: 'sinks off', kept: 'records kept' };
+  const tableRows = (mode: Mode) => [
+    `| ${LABEL[mode]} | GLM-style tags, \`parse_unparsed\` (${TAGGED.length} events) | ${cell(mode, 'tagged-plain')} | ${cell(mode, 'tagged-parsed')} | ${added(mode, 'tagged-parsed', 'tagged-plain')} | ${paired(mode, 'tagged-parsed', 'tagged-plain')} |`,
+    `| ${LABEL[mode]} | reasoning_content, \`swap_reasoning_content\` (${NATIVE.length} events) | ${cell(mode, 'native-plain')} | ${cell(mode, 'native-swapped')} | ${added(mode, 'native-swapped', 'native-plain')} | ${paired(mode, 'native-swapped', 'native-plain')} |`,
+    `| ${LABEL[mode]} | A/A control: the tagged stream through a second model without parsers | ${cell(mode, 'tagged-plain')} | ${cell(mode, 'tagged-plain-again')} | ${added(mode, 'tagged-plain-again', 'tagged-plain')} | ${paired(mode, 'tagged-plain-again', 'tagged-plain')} |`,
+  ];
+  const reading = (mode: Mode) =>
+    `- ${mode === 'off' ? 'Sinks off (no records: neither side runs the SSE tap)' : 'Records kept (the default: the SSE tap runs on both sides; with parsers it takes its events from the parser stream)'}: parsing added ${added(mode, 'tagged-parsed', 'tagged-plain')} (\`parse_unparsed\`) and ${added(mode, 'native-swapped', 'native-plain')} (\`swap_reasoning_content\`) by the medians, ${met(ratio, mode) ? 'within' : 'beyond'} the target, against ${added(mode, 'tagged-plain-again', 'tagged-plain')} for the A/A control (two identical configurations: the noise of one such figure on this shared machine). Paired by round: ${paired(mode, 'tagged-parsed', 'tagged-plain')} and ${paired(mode, 'native-swapped', 'native-plain')}, ${met(pairedRatio, mode) ? 'within' : 'beyond'} the target; A/A ${paired(mode, 'tagged-plain-again', 'tagged-plain')}.`;
 
   const text = [
     START,
@@ -270,24 +308,25 @@ async function main(): Promise<void> {
     '|---|---:|---:|',
     ...micro.map((m) => `| ${m.name} | ${m.chunks} | ${m.ns.toFixed(0)} |`),
     '',
-    '### End to end (served proxy with sinks off, 8 concurrent streams, events 1 ms apart; client and upstream in another process)',
+    '### End to end (served proxy, 8 concurrent streams, events 1 ms apart; client and upstream in another process)',
     '',
-    '| stream | without parsers, µs CPU per chunk (range) | with parsers (range) | added (medians) | added (median of per-round ratios) |',
-    '|---|---:|---:|---:|---:|',
-    `| GLM-style tags, \`parse_unparsed\` (${TAGGED.length} events) | ${cell('tagged-plain')} | ${cell('tagged-parsed')} | ${added('tagged-parsed', 'tagged-plain')} | ${paired('tagged-parsed', 'tagged-plain')} |`,
-    `| reasoning_content, \`swap_reasoning_content\` (${NATIVE.length} events) | ${cell('native-plain')} | ${cell('native-swapped')} | ${added('native-swapped', 'native-plain')} | ${paired('native-swapped', 'native-plain')} |`,
-    `| A/A control: the tagged stream through a second model without parsers | ${cell('tagged-plain')} | ${cell('tagged-plain-again')} | ${added('tagged-plain-again', 'tagged-plain')} | ${paired('tagged-plain-again', 'tagged-plain')} |`,
+    'Two serving modes, each with its own pair of models: sinks off (`nullSink`: no request records, so the relay runs no SSE tap) and records kept (a sink that drops each finished record without I/O: the proxy keeps request details and runs the SSE tap, as with the default file / database sinks).',
     '',
-    `The transformer alone (in-process row) is ${share(parseNs)} of the proxy's end-to-end pass-through CPU per chunk for the tagged stream.`,
+    '| mode | stream | without parsers, µs CPU per chunk (range) | with parsers (range) | added (medians) | added (median of per-round ratios) |',
+    '|---|---|---:|---:|---:|---:|',
+    ...tableRows('off'),
+    ...tableRows('kept'),
+    '',
+    `The transformer alone (in-process row) is ${share(parseNs)} of the proxy's end-to-end pass-through CPU per chunk (sinks off) for the tagged stream.`,
     '',
     '### Reading',
     '',
-    `- Target: parsing adds ≤ 10 % CPU per streamed chunk compared with pass-through. End to end it added ${added('tagged-parsed', 'tagged-plain')} (\`parse_unparsed\`) and ${added('native-swapped', 'native-plain')} (\`swap_reasoning_content\`) by the medians, ${e2eMet ? 'within' : 'beyond'} the target; the A/A control (two identical configurations) differs by ${added('tagged-plain-again', 'tagged-plain')}, which is the noise of one such figure on this shared machine.`,
-    `- Paired by round (each model of a pair runs next to the other in every round, which cancels most of the load from other work), it added ${paired('tagged-parsed', 'tagged-plain')} and ${paired('native-swapped', 'native-plain')}, ${pairedMet ? 'within' : 'beyond'} the target; the A/A control by this measure: ${paired('tagged-plain-again', 'tagged-plain')}.`,
-    '- The served proxy runs with its sinks off, so neither side of these rows runs the SSE tap that keeps the record; with records kept, a parsed stream hands its SSE events to the tap instead of the tap splitting the same bytes again (the in-process "+ tap" row).',
+    '- Target: parsing adds ≤ 10 % CPU per streamed chunk compared with pass-through.',
+    reading('off'),
+    reading('kept'),
     `- The steadier estimate is the transformer's own cost: ${parseNs.toFixed(0)} ns per chunk, ${share(parseNs)} of the proxy's end-to-end pass-through CPU per chunk (${shareMet ? 'within' : 'beyond'} the 10 % target by this measure).`,
     `- Against a bare byte copy (${copyNs.toFixed(0)} ns) the transformer cannot be within 10 %: it decodes the bytes, splits SSE events and, for events that may change, JSON-parses and re-serialises them, where a copy does nothing. The SSE tap that every kept record already pays costs ${tapNs.toFixed(0)} ns.`,
-    '- Events no parser can change (no `<`, no finish_reason, the choice past its leading whitespace) skip JSON and are re-framed as they came ("no tags" row); inside a think block (or an open reasoning tag) an event only has a key renamed on its text. Models without an applicable parser keep the untouched zero-copy relay.',
+    '- Events no parser can change (no `<`, no finish_reason, the choice past its leading whitespace) skip JSON, and a chunk of such events goes out as the same bytes without their text being built ("no tags" row); inside a think block (or an open reasoning tag) an event only has a key renamed on its text. Models without an applicable parser keep the untouched zero-copy relay.',
     '- End-to-end CPU is the CPU of the proxy process per request divided by the number of SSE events; the upstream writes the events 1 ms apart, so most arrive as one socket read each, as tokens from a model do.',
     END,
   ].join('\n');

@@ -22,6 +22,11 @@ function streamThrough(parsers: ParsersConfig, pieces: readonly Uint8Array[]): s
   return out;
 }
 
+/** The upstream's SSE text cut after each blank line (LF, CRLF or CR endings). */
+function eventsOf(sse: string): string[] {
+  return sse.split(/(?<=\r\n\r\n|\n\n|\r\r(?!\n))/).filter((e) => e !== '');
+}
+
 function nonStream(parsers: ParsersConfig, sse: string): ExpectedChoice[] {
   const body = encoder.encode(JSON.stringify(completionFromStream(sse)));
   const rewritten = rewriteBody(parsers, body);
@@ -50,8 +55,50 @@ describe('recorded streams: streamed and non-streamed answers are the same and a
         expect(streamThrough(c.parsers, [bytes.subarray(0, k), bytes.subarray(k)])).toBe(whole);
       }
       expect(streamThrough(c.parsers, [...bytes].map((b) => Uint8Array.of(b)))).toBe(whole);
+
+      // One event per chunk, as tokens arrive (unchanged chunks go out as their own bytes), and
+      // two or three events per chunk, where unchanged events are framed only beside changed ones.
+      const evs = eventsOf(c.sse);
+      for (const per of [1, 2, 3]) {
+        const pieces: Uint8Array[] = [];
+        for (let i = 0; i < evs.length; i += per) pieces.push(encoder.encode(evs.slice(i, i + per).join('')));
+        const out = streamThrough(c.parsers, pieces);
+        // An unchanged chunk keeps the upstream's line endings (CRLF here), a re-framed one has LF.
+        if (c.sse.includes('\r')) expect(sseData(out), `${per} event(s) per chunk`).toEqual(sseData(whole));
+        else expect(out, `${per} event(s) per chunk`).toBe(whole);
+      }
     });
   }
+
+  it('keeps the order of unchanged events, comments, named events and ids within a chunk', () => {
+    const parsers = parsersFrom({ response: ['parse_unparsed'] });
+    const env = { id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm' };
+    const ev = (content: string) => `data: ${JSON.stringify({ ...env, choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+    const head = ev('a') + ev('b');
+    const mixed = [
+      `${ev('c')}: keep-alive\n\n${ev('d')}event: note\ndata: ${ev('e').slice(6)}id: 5\n${ev('f')}${ev('g')}`,
+      `${ev('h')}${ev('<think>')}${ev('x')}`,
+      `${ev('</think>')}: ping\n\n${ev('y')}data: [DONE]\n\n`,
+    ];
+    const pieces = [head, ...mixed].map((t) => encoder.encode(t));
+    const out = streamThrough(parsers, pieces);
+    // Unchanged chunks go out as they came; the others keep every event, comment and id in place.
+    expect(out.startsWith(head + mixed[0])).toBe(true);
+    const rest = out.slice(head.length + mixed[0]!.length);
+    expect(rest.startsWith(ev('h'))).toBe(true);
+    expect(rest.indexOf(': ping\n\n')).toBeGreaterThan(0);
+    expect(rest.indexOf(': ping\n\n')).toBeLessThan(rest.indexOf('"y"'));
+    const deltas = sseData(out).filter((d) => d !== '[DONE]').map((d) => (JSON.parse(d) as { choices: { delta: object }[] }).choices[0]!.delta);
+    expect(deltas.filter((d) => Object.keys(d).length > 0)).toEqual([
+      { content: 'a' }, { content: 'b' }, { content: 'c' }, { content: 'd' }, { content: 'e' }, { content: 'f' }, { content: 'g' },
+      { content: 'h' }, { reasoning_content: 'x' }, { content: 'y' },
+    ]);
+    // Each piece alone, and the whole, split anywhere, give the same stream.
+    const bytes = encoder.encode([head, ...mixed].join(''));
+    const whole = streamThrough(parsers, [bytes]);
+    for (let k = 1; k < bytes.length; k++) expect(streamThrough(parsers, [bytes.subarray(0, k), bytes.subarray(k)])).toBe(whole);
+    expect(accumulate(sseData(out))).toEqual(accumulate(sseData(whole)));
+  });
 
   it('every output event is well-formed and keeps the upstream envelope; usage and [DONE] come once, last', () => {
     for (const c of cases) {

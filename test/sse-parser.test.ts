@@ -168,7 +168,12 @@ describe('createSseParser: fuzz against the literal spec algorithm', () => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
       return seed % n;
     };
-    const pieces = ['data', 'data:', 'data: x', 'data:  y', 'data: é😀', 'event: e', 'event', 'id: 7', 'id', 'retry: 30', 'retry: x', ':c', ': k', 'foo: bar', '', '\uFEFF'];
+    const pieces = [
+      'data', 'data:', 'data: x', 'data:  y', 'data: é😀', 'event: e', 'event', 'id: 7', 'id', 'retry: 30', 'retry: x', ':c', ': k', 'foo: bar', '', '\uFEFF',
+      // Field names read without slicing the line: near misses of the known names, colons late or absent.
+      'dat: z', 'datax: y', 'data :x', 'Data: x', 'data: ', 'd:a', ':', 'eventful: e', 'even: e', 'ids: 3', 'i: 3', 'id:', 'id:  8', 'retry', 'retry:',
+      'retryy: 5', 'abcdef', 'abcdefg: h', 'event:  two', 'data:data: x', 'data:: x',
+    ];
     const eols = ['\n', '\r\n', '\r'];
     for (let round = 0; round < 500; round++) {
       let text = rand(4) === 0 ? '\uFEFF' : '';

@@ -38,6 +38,13 @@ export class ParserStream {
   private envelope: Json | null = null;
   /** The last event's data when it skipped parsing: its envelope is parsed only if needed. */
   private envelopeData: string | null = null;
+  /**
+   * Data of the latest unchanged events (no event name, no new id, no retry) not yet written to
+   * `out`: a chunk that goes out as its own bytes never builds their text.
+   */
+  private readonly pending: string[] = [];
+  /** How many of `pending` are live (a counter: setting an array's length is a slow path in V8). */
+  private pendingCount = 0;
   private finalized = false;
   private broken = false;
   /** Some event of the current push was rewritten (or final chunks were added). */
@@ -64,6 +71,7 @@ export class ParserStream {
     this.parser = createSseParser({
       onEvent: (ev) => this.onEvent(ev),
       onComment: (text) => {
+        this.flushPending();
         this.out += `:${text}\n\n`;
       },
       onOverflow: () => {
@@ -85,9 +93,13 @@ export class ParserStream {
     this.parse(chunk);
     if (this.raw !== 'no') return this.rawChunk(chunk);
     try {
-      if (wholeEvents && !this.changed && this.out !== '' && this.parser.atBoundary) {
+      if (wholeEvents && !this.changed && (this.pendingCount > 0 || this.out !== '') && this.parser.atBoundary) {
         // The chunk held whole events only, none of them changed: it is its own re-encoding.
-        this.capture(this.out);
+        if (this.opts.capture) {
+          this.flushPending();
+          this.capture(this.out);
+        }
+        this.pendingCount = 0;
         this.out = '';
         return chunk;
       }
@@ -121,7 +133,16 @@ export class ParserStream {
 
   private rawChunk(chunk: Uint8Array): Uint8Array {
     this.out = '';
+    this.pendingCount = 0;
     return chunk;
+  }
+
+  /** Writes the deferred unchanged events to `out`, before anything else is written there. */
+  private flushPending(): void {
+    const n = this.pendingCount;
+    if (n === 0) return;
+    this.pendingCount = 0;
+    for (let i = 0; i < n; i++) this.out += frameData(this.pending[i]!);
   }
 
   get parsed(): ParsedResponse {
@@ -129,6 +150,7 @@ export class ParserStream {
   }
 
   private take(): Uint8Array | null {
+    this.flushPending();
     if (this.out === '') return null;
     const text = this.out;
     this.out = '';
@@ -168,8 +190,15 @@ export class ParserStream {
       return;
     }
     const fast = this.broken ? data : this.pipeline.fastPath(data);
+    if (fast === data) {
+      this.envelopeData = data;
+      // Unchanged: its text is built only if something else in this chunk changes.
+      if (ev.event === 'message' && (ev.id === undefined || ev.id === this.lastId) && ev.retry === undefined) this.pending[this.pendingCount++] = data;
+      else this.emit(ev, data);
+      return;
+    }
     if (fast !== null) {
-      if (fast !== data) this.changed = true;
+      this.changed = true;
       this.envelopeData = fast;
       this.emit(ev, fast);
       return;
@@ -206,6 +235,7 @@ export class ParserStream {
     if (this.finalized) return;
     this.finalized = true;
     this.changed = true;
+    this.flushPending();
     if (this.broken) return;
     try {
       for (const c of this.pipeline.finish(this.lastEnvelope())) {
@@ -245,13 +275,18 @@ export class ParserStream {
   }
 
   private emit(ev: SseEvent, data: string): void {
+    this.flushPending();
     let text = ev.event === 'message' ? '' : `event: ${ev.event}\n`;
     if (ev.id !== undefined && ev.id !== this.lastId) {
       this.lastId = ev.id;
       text += `id: ${ev.id}\n`;
     }
     if (ev.retry !== undefined) text += `retry: ${ev.retry}\n`;
-    text += data.includes('\n') ? `data: ${data.split('\n').join('\ndata: ')}\n\n` : `data: ${data}\n\n`;
-    this.out += text;
+    this.out += text + frameData(data);
   }
+}
+
+/** `data:` lines and the blank line that ends the event. */
+function frameData(data: string): string {
+  return data.includes('\n') ? `data: ${data.split('\n').join('\ndata: ')}\n\n` : `data: ${data}\n\n`;
 }

@@ -44,6 +44,26 @@ export interface SseParser {
 
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 
+const DATA = 1;
+const EVENT = 2;
+const ID = 3;
+const RETRY = 4;
+
+/** Which known field `text[start, start + len)` names (0: none), without slicing it. */
+function fieldAt(text: string, start: number, len: number): number {
+  switch (len) {
+    case 4:
+      return text.startsWith('data', start) ? DATA : 0;
+    case 5:
+      if (text.startsWith('event', start)) return EVENT;
+      return text.startsWith('retry', start) ? RETRY : 0;
+    case 2:
+      return text.startsWith('id', start) ? ID : 0;
+    default:
+      return 0;
+  }
+}
+
 const LF = 10;
 const BOM = 0xfeff;
 const SPACE = 32;
@@ -126,28 +146,39 @@ export function createSseParser(opts: SseParserOptions): SseParser {
     opts.onEvent(ev);
   };
 
-  const processLine = (line: string): void => {
-    if (line.length === 0) {
+  /**
+   * The line `text[start, end)`, read without slicing it: known field names are at most 5
+   * characters, so only a colon among the first 6 can start a field we keep (a longer name, with
+   * or without a colon, is an unknown field and ignored). Only the value is sliced.
+   */
+  const processLine = (text: string, start: number, end: number): void => {
+    const len = end - start;
+    if (len === 0) {
       dispatch();
       return;
     }
-    const colon = line.indexOf(':');
+    const head = Math.min(len, 6);
+    let colon = -1;
+    for (let i = 0; i < head; i++) {
+      if (text.charCodeAt(start + i) === COLON) {
+        colon = i;
+        break;
+      }
+    }
     if (colon === 0) {
-      opts.onComment?.(line.slice(1));
+      opts.onComment?.(text.slice(start + 1, end));
       return;
     }
-    let field: string;
-    let value: string;
-    if (colon < 0) {
-      field = line;
-      value = '';
-    } else {
-      field = line.slice(0, colon);
-      const start = line.charCodeAt(colon + 1) === SPACE ? colon + 2 : colon + 1;
-      value = line.slice(start);
+    // The field name's length; with no colon the whole line is the name and the value is empty.
+    const nameLen = colon < 0 ? len : colon;
+    if (nameLen > 5) return; // unknown field
+    let value = '';
+    if (colon > 0) {
+      const from = text.charCodeAt(start + colon + 1) === SPACE && colon + 1 < len ? start + colon + 2 : start + colon + 1;
+      value = from < end ? text.slice(from, end) : '';
     }
-    switch (field) {
-      case 'data': {
+    switch (fieldAt(text, start, nameLen)) {
+      case DATA: {
         if (poisoned) return;
         const sep = hasData ? '\n' : '';
         if (!dataBudget.add(sep + value, () => Buffer.byteLength(data, 'utf8'))) {
@@ -159,13 +190,13 @@ export function createSseParser(opts: SseParserOptions): SseParser {
         hasData = true;
         return;
       }
-      case 'event':
+      case EVENT:
         eventType = value;
         return;
-      case 'id':
+      case ID:
         if (!value.includes('\0')) lastEventId = value;
         return;
-      case 'retry':
+      case RETRY:
         if (/^[0-9]+$/.test(value)) retry = parseInt(value, 10);
         return;
       default:
@@ -179,27 +210,26 @@ export function createSseParser(opts: SseParserOptions): SseParser {
       droppingLine = false;
       return;
     }
-    let line: string;
     if (partial.length === 0) {
-      line = text.slice(start, end);
-      if (line.length * 3 > maxLine && Buffer.byteLength(line, 'utf8') > maxLine) {
-        lineOverflow(line);
+      if ((end - start) * 3 > maxLine && Buffer.byteLength(text.slice(start, end), 'utf8') > maxLine) {
+        lineOverflow(text.slice(start, end));
         return;
       }
-    } else {
-      const rest = text.slice(start, end);
-      const ok = lineBudget.add(rest, sumPartialBytes);
-      const first = partial[0] ?? '';
-      if (ok) partial.push(rest);
-      line = ok ? partial.join('') : '';
-      partial = [];
-      lineBudget.reset();
-      if (!ok) {
-        lineOverflow(first);
-        return;
-      }
+      processLine(text, start, end);
+      return;
     }
-    processLine(line);
+    const rest = text.slice(start, end);
+    const ok = lineBudget.add(rest, sumPartialBytes);
+    const first = partial[0] ?? '';
+    if (ok) partial.push(rest);
+    const line = ok ? partial.join('') : '';
+    partial = [];
+    lineBudget.reset();
+    if (!ok) {
+      lineOverflow(first);
+      return;
+    }
+    processLine(line, 0, line.length);
   };
 
   const sumPartialBytes = (): number => {
@@ -275,7 +305,10 @@ export function createSseParser(opts: SseParserOptions): SseParser {
     let tail = decoder.end(); // release any held partial character
     if (atStart && tail.charCodeAt(0) === BOM) tail = tail.slice(1);
     if (opts.dispatchIncompleteAtEnd) {
-      if (!droppingLine && (partial.length > 0 || tail !== '')) processLine(partial.join('') + tail);
+      if (!droppingLine && (partial.length > 0 || tail !== '')) {
+        const line = partial.join('') + tail;
+        processLine(line, 0, line.length);
+      }
       dispatch();
     }
     partial = [];

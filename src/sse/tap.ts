@@ -180,7 +180,15 @@ export function createSseTap(opts: SseTapOptions = {}): SseTap {
   // Guarded like the own parser's callbacks, so that a failure stops inspection the same way.
   const feed: SseEventFeed | null = opts.sharedParser
     ? {
-        onEvent: (ev) => guard(() => onEvent(ev)),
+        // Per event: a try/catch in place of `guard`'s closure.
+        onEvent: (ev) => {
+          if (state.inspectFailed) return;
+          try {
+            onEvent(ev);
+          } catch {
+            state.inspectFailed = true;
+          }
+        },
         onOverflow: () => guard(onOverflow),
         onFailure: () => {
           state.inspectFailed = true;
@@ -190,10 +198,14 @@ export function createSseTap(opts: SseTapOptions = {}): SseTap {
 
   const push = (chunk: Uint8Array): void => {
     state.bytes += chunk.byteLength;
-    guard(() => {
+    // Per chunk: `guard` without its closure.
+    if (state.inspectFailed) return;
+    try {
       capture(chunk);
       parser?.push(chunk);
-    });
+    } catch {
+      state.inspectFailed = true;
+    }
   };
   const end = (): void => {
     guard(() => {
