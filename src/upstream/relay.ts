@@ -166,13 +166,14 @@ function transformedStream(opts: RelayOptions, transform: ChunkTransform, end: (
   let first = true;
   // A transform that throws must cost neither the stream nor the record: the rest goes through raw.
   let failed = false;
-  const apply = (step: () => Uint8Array | null, raw: Uint8Array | null): Uint8Array | null => {
-    if (failed) return raw;
+  /** The transform's output for `chunk` (null: its end); after a throw, the chunk itself. No closure per chunk. */
+  const apply = (chunk: Uint8Array | null): Uint8Array | null => {
+    if (failed) return chunk;
     try {
-      return step();
+      return chunk === null ? transform.end() : transform.push(chunk);
     } catch {
       failed = true;
-      return raw;
+      return chunk;
     }
   };
   let tail: Uint8Array | null = null;
@@ -196,7 +197,7 @@ function transformedStream(opts: RelayOptions, transform: ChunkTransform, end: (
           if (heldIndex < opts.held.length) {
             const chunk = opts.held[heldIndex++]!;
             if (opts.observeHeld ?? true) opts.observer?.push(chunk);
-            if (send(controller, apply(() => transform.push(chunk), chunk))) return;
+            if (send(controller, apply(chunk))) return;
             continue;
           }
           let result: IteratorResult<Uint8Array>;
@@ -207,7 +208,7 @@ function transformedStream(opts: RelayOptions, transform: ChunkTransform, end: (
             done = true;
             endOnFailure(controller, opts, err, end, () => {
               // What the transform still holds goes out before the error event.
-              send(controller, apply(() => transform.end(), null));
+              send(controller, apply(null));
               return [beforeTail, tail];
             });
             return;
@@ -216,14 +217,14 @@ function transformedStream(opts: RelayOptions, transform: ChunkTransform, end: (
           if (result.done) {
             done = true;
             opts.observer?.end();
-            send(controller, apply(() => transform.end(), null));
+            send(controller, apply(null));
             controller.close();
             end({ kind: 'complete' });
             return;
           }
           opts.observer?.push(result.value);
           const chunk = result.value;
-          if (send(controller, apply(() => transform.push(chunk), chunk))) return;
+          if (send(controller, apply(chunk))) return;
         }
       },
       cancel() {
