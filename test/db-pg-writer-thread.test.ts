@@ -20,6 +20,7 @@ import type { RequestRecord } from '../src/logging/types.ts';
 import { withPostgres } from './helpers/db.ts';
 import type { TestDb } from './helpers/db.ts';
 import { testLogger } from './helpers/proxy.ts';
+import { chatRecord } from './helpers/records.ts';
 
 const pgUrl = inject('pgUrl');
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -30,32 +31,11 @@ afterEach(async () => {
 let seq = 0;
 function record(over: Partial<RequestRecord> = {}): RequestRecord {
   const n = seq++;
-  return {
-    id: `00000000-0000-4000-9000-${String(n).padStart(12, '0')}`,
-    requestTime: new Date(Date.UTC(2026, 0, 7, 12, n % 3, 0, n)).toISOString(),
-    model: n % 2 ? 'gpt-4o-mini' : 'claude-3-5-sonnet',
-    isStream: false,
-    path: '/v1/chat/completions',
-    method: 'POST',
-    query: '',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-secret-value-123' },
-    body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `hi ${n}` }] },
-    bodyTruncated: false,
-    route: ['gpt-4o-mini'],
-    attempts: [],
-    streamChunks: [],
-    streamChunksDropped: 0,
-    errors: [],
-    usage: { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 },
-    finishReason: 'stop',
-    outcome: 'success',
-    statusCode: 200,
-    backendName: 'gpt-4o-mini',
-    durationMs: 870,
-    ttfbMs: 120,
-    responseBody: null,
-    ...over,
-  };
+  return chatRecord(
+    n,
+    { requestTime: new Date(Date.UTC(2026, 0, 7, 12, n % 3, 0, n)).toISOString(), model: n % 2 ? 'gpt-4o-mini' : 'claude-3-5-sonnet', ...over },
+    '9000',
+  );
 }
 
 async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {

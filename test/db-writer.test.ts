@@ -21,39 +21,14 @@ import type { RecordedError, RequestRecord } from '../src/logging/types.ts';
 import { withDialect } from './helpers/db.ts';
 import type { TestDb } from './helpers/db.ts';
 import { testLogger } from './helpers/proxy.ts';
+import { chatRecord } from './helpers/records.ts';
 
 const pgUrl = inject('pgUrl');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 let seq = 0;
 
 function record(over: Partial<RequestRecord> = {}): RequestRecord {
-  const n = seq++;
-  return {
-    id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
-    requestTime: new Date(Date.UTC(2026, 0, 7, 12, 0, 0, n)).toISOString(),
-    model: 'gpt-4o-mini',
-    isStream: false,
-    path: '/v1/chat/completions',
-    method: 'POST',
-    query: '',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-secret-value-123' },
-    body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `hi ${n}` }] },
-    bodyTruncated: false,
-    route: ['gpt-4o-mini', 'backup'],
-    attempts: [],
-    streamChunks: [],
-    streamChunksDropped: 0,
-    errors: [],
-    usage: { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 },
-    finishReason: 'stop',
-    outcome: 'success',
-    statusCode: 200,
-    backendName: 'gpt-4o-mini',
-    durationMs: 870,
-    ttfbMs: 120,
-    responseBody: null,
-    ...over,
-  };
+  return chatRecord(seq++, { route: ['gpt-4o-mini', 'backup'], ...over });
 }
 
 const error503: RecordedError = {
