@@ -20,7 +20,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
+import * as v from 'valibot';
 import type { Logger } from '../src/app.ts';
+import { settingsSchema } from '../src/config/schema.ts';
 import type { DatabaseConfig } from '../src/config/types.ts';
 import type { Dialect } from '../src/db/dialect.ts';
 import { createDatabase } from '../src/db/factory.ts';
@@ -107,8 +109,11 @@ interface Target {
   drop(): Promise<void>;
 }
 
-/** The default `database.batch` settings (configs/config_default.yaml). */
-const BATCHING = { batchMaxRows: 2000, batchMaxMs: 200 } as const;
+/** The default `database.batch` settings, from the config schema (what an unset section gets). */
+const BATCHING = (() => {
+  const { max_rows, max_ms } = v.parse(settingsSchema, {}).database.batch;
+  return { batchMaxRows: max_rows, batchMaxMs: max_ms };
+})();
 
 const BASE: Omit<DatabaseConfig, 'backend' | 'sqlite' | 'postgres'> = {
   enabled: true, autoMigrate: true, poolSize: 5, maxOverflow: 10, batchMaxRows: 500, batchMaxMs: 50, queueMaxRows: 50_000, spoolDir: '',

@@ -38,7 +38,7 @@ import { createDatabase } from './factory.ts';
 import type { DatabaseHandle } from './factory.ts';
 import { encodeRecordRows, recordToRows } from './rows.ts';
 import type { Database } from './schema.ts';
-import type { BadRecord, WorkerReply, WorkerRequest } from './worker-store.ts';
+import { StagedBatches, type BadRecord, type WorkerReply, type WorkerRequest } from './worker-store.ts';
 import { createHeaderSanitizer } from '../logging/sanitize.ts';
 import type { RequestRecord } from '../logging/types.ts';
 
@@ -122,18 +122,10 @@ interface Staged {
 }
 
 const emptyStage = (): Staged => ({ requests: [], errors: [], ids: new Set(), records: 0, bad: [], complete: false, early: null });
-const stages = new Map<number, Staged>();
+const stages = new StagedBatches<Staged>(emptyStage);
 /** Ids of the batches being written now. */
 const writing = new Set<Set<string>>();
 
-function stageOf(batch: number): Staged {
-  let staged = stages.get(batch);
-  if (!staged) {
-    staged = emptyStage();
-    stages.set(batch, staged);
-  }
-  return staged;
-}
 
 function addRequest(staged: Staged, row: Record<string, unknown>): void {
   staged.requests.push(row);
@@ -317,8 +309,7 @@ async function close(): Promise<void> {
 async function answer(msg: Extract<WorkerRequest, { id: number }>): Promise<WorkerReply> {
   try {
     if (msg.op === 'write') {
-      const staged = stages.get(msg.batch) ?? emptyStage();
-      stages.delete(msg.batch);
+      const staged = stages.take(msg.batch);
       // All or nothing (a spool replay bisects down to the bad record).
       if (msg.strict && staged.bad.length) {
         await rollBack(staged);
@@ -337,12 +328,12 @@ async function answer(msg: Extract<WorkerRequest, { id: number }>): Promise<Work
 
 parentPort?.on('message', (msg: WorkerRequest) => {
   if (msg.op === 'records') {
-    const staged = stageOf(msg.batch);
+    const staged = stages.of(msg.batch);
     stageRecords(staged, msg.records);
     if (msg.last) staged.complete = true;
     if (staged.early) staged.early.wake();
     else kick();
-  } else if (msg.op === 'rows') stageRows(stageOf(msg.batch), msg.requests, msg.errors);
+  } else if (msg.op === 'rows') stageRows(stages.of(msg.batch), msg.requests, msg.errors);
   else if (msg.op === 'discard') {
     const staged = stages.get(msg.batch);
     stages.delete(msg.batch);

@@ -16,7 +16,7 @@ import type { SqliteDatabase as SqliteDialectDatabase } from 'kysely';
 import { ERROR_INSERT_COLUMNS, REQUEST_INSERT_COLUMNS, loadAfterInsert } from './batch.ts';
 import type { AfterInsert } from './batch.ts';
 import { openSqliteRaw, resolveSqlitePath } from './factory.ts';
-import type { BadRecord, WorkerReply, WorkerRequest } from './worker-store.ts';
+import { StagedBatches, type BadRecord, type WorkerReply, type WorkerRequest } from './worker-store.ts';
 import type { SqliteConnection } from './factory.ts';
 import { encodeRecordValues, recordToRows } from './rows.ts';
 import type { Database } from './schema.ts';
@@ -216,16 +216,8 @@ interface Staged {
 
 const INSERT_COLUMNS = { requests: REQUEST_INSERT_COLUMNS, errors: ERROR_INSERT_COLUMNS } as const;
 const emptyStage = (): Staged => ({ requests: [], errors: [], records: 0, bad: [] });
-const stages = new Map<number, Staged>();
+const stages = new StagedBatches<Staged>(emptyStage);
 
-function stageOf(batch: number): Staged {
-  let staged = stages.get(batch);
-  if (!staged) {
-    staged = emptyStage();
-    stages.set(batch, staged);
-  }
-  return staged;
-}
 
 /** Encodes records as they arrive (while the main thread clones the next ones) into staged rows. */
 function stageRecords(staged: Staged, records: readonly (string | null)[]): void {
@@ -243,11 +235,7 @@ function stageRecords(staged: Staged, records: readonly (string | null)[]): void
 }
 
 async function handle(msg: Extract<WorkerRequest, { id: number }>): Promise<WorkerReply> {
-  let batch = emptyStage();
-  if (msg.op === 'write') {
-    batch = stages.get(msg.batch) ?? batch;
-    stages.delete(msg.batch);
-  }
+  const batch = msg.op === 'write' ? stages.take(msg.batch) : emptyStage();
   try {
     if (msg.op === 'write') {
       // All or nothing (a spool replay bisects down to the bad record); the connection is fine.
@@ -274,10 +262,10 @@ let chain: Promise<unknown> = Promise.resolve();
 parentPort?.on('message', (msg: WorkerRequest) => {
   chain = chain.then(async () => {
     if (msg.op === 'rows') {
-      const staged = stageOf(msg.batch);
+      const staged = stages.of(msg.batch);
       for (const row of msg.requests) staged.requests.push(row);
       for (const row of msg.errors) staged.errors.push(row);
-    } else if (msg.op === 'records') stageRecords(stageOf(msg.batch), msg.records);
+    } else if (msg.op === 'records') stageRecords(stages.of(msg.batch), msg.records);
     else if (msg.op === 'discard') stages.delete(msg.batch);
     else parentPort?.postMessage(await handle(msg));
   });

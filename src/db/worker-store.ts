@@ -197,3 +197,30 @@ export function createWorkerStore(opts: WorkerStoreOptions): BatchStore {
     },
   };
 }
+
+/**
+ * The writer threads' staging area: what each batch number has received so far, created on its
+ * first message and taken out by its write or discard.
+ */
+export class StagedBatches<T> extends Map<number, T> {
+  constructor(private readonly empty: () => T) {
+    super();
+  }
+
+  /** The batch's stage, created empty on first use. */
+  of(batch: number): T {
+    let staged = this.get(batch);
+    if (staged === undefined) {
+      staged = this.empty();
+      this.set(batch, staged);
+    }
+    return staged;
+  }
+
+  /** Removes and returns the batch's stage (an empty one if nothing was staged). */
+  take(batch: number): T {
+    const staged = this.get(batch) ?? this.empty();
+    this.delete(batch);
+    return staged;
+  }
+}

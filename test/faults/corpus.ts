@@ -6,6 +6,8 @@
  * (unknown routes, disabled endpoints) gets its 404 without a row.
  * Not a test file (no `.test.ts`).
  */
+import { prng } from '../../scripts/bench-usage/records.ts';
+
 export interface BadRequest {
   readonly category: string;
   readonly method: string;
@@ -15,18 +17,6 @@ export interface BadRequest {
   /** The answer's status, when the category pins it. */
   readonly status?: number;
   readonly recorded: boolean;
-}
-
-/** mulberry32: small, seeded, good enough to vary a corpus. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const;
