@@ -3,11 +3,12 @@
  * model, `bench-model`, pointing at the fake upstream.
  *
  *   node --import tsx scripts/bench/proxy-server.ts --upstream http://127.0.0.1:PORT/bench/v1
- *        [--sink none|default|postgres] [--pg-url postgres://user@host:port/database]
+ *        [--sink none|default|postgres] [--pg-url postgres://user@host:port/database] [--work-dir DIR]
  *
  * `--sink none`: `nullSink`, i.e. the proxy core alone. `--sink default`: whatever
  * `createSinks` builds from the default logging/database settings (files + SQLite), with every
- * path inside a temp dir so a run never writes into the repo. `--sink postgres`: the same, with
+ * path inside a temp dir (under `--work-dir` when given, which is then left for the parent to
+ * delete) so a run never writes into the repo. `--sink postgres`: the same, with
  * `database.backend: postgres` on the database of `--pg-url` (the parent creates it empty).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,7 +38,10 @@ runChild('bench proxy', async () => {
   if (!isSinkMode(sinkMode)) throw new Error(`--sink must be one of ${SINK_MODES.join(', ')}, got ${sinkMode}`);
 
   // rootDir of the config: relative log / database / spool paths of the defaults land here.
-  const dir = mkdtempSync(join(tmpdir(), 'yallmp-bench-'));
+  // Left in place on exit when the parent gave --work-dir: it deletes the whole run's at the end
+  // (bench.ts says why).
+  const parent = argValue('work-dir', '');
+  const dir = mkdtempSync(join(parent || tmpdir(), 'yallmp-bench-'));
   const defaultPath = join(dir, 'config_default.yaml');
   const addedPath = join(dir, 'config_added.yaml');
   writeFileSync(
@@ -62,7 +66,7 @@ runChild('bench proxy', async () => {
     close: async () => {
       await proxy.close(500);
       await sink.close?.();
-      rmSync(dir, { recursive: true, force: true });
+      if (!parent) rmSync(dir, { recursive: true, force: true });
     },
   });
 });
