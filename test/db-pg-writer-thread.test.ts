@@ -255,6 +255,8 @@ describe('PostgreSQL writer thread', () => {
     }
     const ids = async (t: TestDb): Promise<string[]> => (await t.db.selectFrom('request_logs').select('id').execute()).map((r) => String(r.id)).sort();
     const sorted = (rs: readonly RequestRecord[]): string[] => rs.map((r) => r.id).sort();
+    /** What the writer hands a store: the records as JSON text. */
+    const json = (rs: readonly RequestRecord[]): string[] => rs.map((r) => JSON.stringify(r));
     /** Until the thread has inserted (uncommitted) rows: other sessions see a lock on request_logs. */
     const inserting = (t: TestDb) =>
       until(async () => {
@@ -268,10 +270,11 @@ describe('PostgreSQL writer thread', () => {
     it('commits nothing before the write, and everything at the write', async () => {
       const { t, s } = await store();
       const batch = Array.from({ length: 25 }, () => record());
-      s.prestage!(batch);
+      const texts = json(batch);
+      s.prestage!(texts);
       await inserting(t);
       expect(await ids(t)).toEqual([]);
-      expect(await s.writeRecords!(batch, false)).toEqual({ inserted: 25, bad: [] });
+      expect(await s.writeRecords!(texts, false)).toEqual({ inserted: 25, bad: [] });
       expect(await ids(t)).toEqual(sorted(batch));
       expect(await hourRequests(t)).toBe(25);
     });
@@ -279,10 +282,11 @@ describe('PostgreSQL writer thread', () => {
     it('inserts a large batch in chunks while it arrives, and still commits only at the write', async () => {
       const { t, s } = await store();
       const batch = Array.from({ length: 1_300 }, (_, i) => record(i % 7 === 0 ? { errors: [{ time: '2026-01-07T12:00:01.000Z', type: 'http_error', message: 'boom', backend: 'b', httpStatus: 500, context: null }] } : {}));
-      s.prestage!(batch);
+      const texts = json(batch);
+      s.prestage!(texts);
       await inserting(t);
       expect(await ids(t)).toEqual([]);
-      expect(await s.writeRecords!(batch, false)).toEqual({ inserted: 1_300, bad: [] });
+      expect(await s.writeRecords!(texts, false)).toEqual({ inserted: 1_300, bad: [] });
       expect(await ids(t)).toEqual(sorted(batch));
       expect(await count(t, 'error_logs')).toBe(186);
       expect(await hourRequests(t)).toBe(1_300);
@@ -290,12 +294,12 @@ describe('PostgreSQL writer thread', () => {
 
     it('rolls back an early insert whose batch is discarded', async () => {
       const { t, s } = await store();
-      const spooled = Array.from({ length: 25 }, () => record());
+      const spooled = json(Array.from({ length: 25 }, () => record()));
       s.prestage!(spooled);
       await inserting(t);
       s.discard!(spooled);
       const next = Array.from({ length: 5 }, () => record());
-      expect((await s.writeRecords!(next, false)).inserted).toBe(5);
+      expect((await s.writeRecords!(json(next), false)).inserted).toBe(5);
       expect(await ids(t)).toEqual(sorted(next));
       expect(await hourRequests(t)).toBe(5);
     });
@@ -303,13 +307,14 @@ describe('PostgreSQL writer thread', () => {
     it('rolls back an early insert that holds ids another write needs, and redoes it after', async () => {
       const { t, s } = await store();
       const live = Array.from({ length: 20 }, () => record());
-      s.prestage!(live);
+      const liveTexts = json(live);
+      s.prestage!(liveTexts);
       await inserting(t);
       // A replay batch sharing ids with the open early insert: without the rollback it would
       // wait for a commit that only comes after it.
       const replay = [...live.slice(0, 5), record(), record()];
-      expect(await s.writeRecords!(replay, true)).toEqual({ inserted: 7, bad: [] });
-      expect((await s.writeRecords!(live, false)).inserted).toBe(15);
+      expect(await s.writeRecords!(json(replay), true)).toEqual({ inserted: 7, bad: [] });
+      expect((await s.writeRecords!(liveTexts, false)).inserted).toBe(15);
       expect(await ids(t)).toEqual(sorted([...live, ...replay.slice(5)]));
       expect(await hourRequests(t)).toBe(22);
     });

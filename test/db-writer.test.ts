@@ -223,6 +223,20 @@ describe.each([
     expect(errors.map(({ created_at, ...rest }) => rest)).toEqual(expected);
   });
 
+  it('counts a record JSON cannot express as dropped, and writes the others of its batch', async () => {
+    const w = writer();
+    const good = [record(), record()];
+    const cyclic = record() as RequestRecord & { self?: unknown };
+    cyclic.self = cyclic;
+    w.publish(good[0]!);
+    w.publish(cyclic);
+    w.publish(good[1]!);
+    await w.close();
+    expect(w.stats).toMatchObject({ queued: 0, written: 2, spooled: 0, dropped: 1, lastError: 'record is not JSON-serialisable' });
+    expect((await requestRows()).map((r) => r.id)).toEqual(good.map((r) => r.id).sort());
+    expect(log.lines.some((l) => l.includes('1 record(s) lost') && l.includes('not JSON-serialisable'))).toBe(true);
+  });
+
   it('flushes a full batch at once and a partial one after batch_max_ms', async () => {
     const w = writer({ config: { batchMaxRows: 10, batchMaxMs: 60_000, queueMaxRows: 1000 } });
     for (let i = 0; i < 25; i++) w.publish(record());

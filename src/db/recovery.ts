@@ -5,7 +5,6 @@
  * never keeps a finished process alive.
  */
 import type { Logger } from '../app.ts';
-import type { RequestRecord } from '../logging/types.ts';
 import { replaySpool } from './replay.ts';
 import type { Spool } from './spool.ts';
 
@@ -19,7 +18,8 @@ export interface RecoveryDeps {
   readonly state: { dbUp: boolean; replayed: number };
   /** Serialised with the writer's other store calls. */
   probe(): Promise<void>;
-  insert(records: readonly RequestRecord[]): Promise<number>;
+  /** Spool lines (records as JSON text) in one transaction. */
+  insert(lines: readonly string[]): Promise<number>;
   onRejected(line: string, reason: unknown): Promise<void>;
   onFailure(err: unknown): void;
   /** Shutdown: no new attempts, and a replay stops at the next batch. */

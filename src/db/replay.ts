@@ -10,8 +10,8 @@ import type { Spool } from './spool.ts';
 export interface ReplayDeps {
   readonly spool: Spool;
   readonly batchSize: number;
-  /** Encodes and writes in one transaction; resolves with how many rows were new. */
-  insert(records: readonly RequestRecord[]): Promise<number>;
+  /** Encodes and writes the records (spool lines, JSON text) in one transaction; resolves with how many rows were new. */
+  insert(lines: readonly string[]): Promise<number>;
   /** Rejects when the database itself is unusable. */
   probe(): Promise<void>;
   /** Checked between batches: shutdown stops a replay at a batch boundary. */
@@ -21,6 +21,7 @@ export interface ReplayDeps {
   onRejected(line: string, reason: unknown): Promise<void>;
 }
 
+/** The line as a record, or why it is not one (checked before it goes to the database). */
 function parse(line: string): RequestRecord | Error {
   try {
     const value = JSON.parse(line) as unknown;
@@ -33,24 +34,20 @@ function parse(line: string): RequestRecord | Error {
   }
 }
 
-async function insertOrBisect(
-  d: ReplayDeps,
-  records: readonly RequestRecord[],
-  lines: readonly string[],
-): Promise<number> {
-  if (records.length === 0) return 0;
+async function insertOrBisect(d: ReplayDeps, lines: readonly string[]): Promise<number> {
+  if (lines.length === 0) return 0;
   try {
-    return await d.insert(records);
+    return await d.insert(lines);
   } catch (err) {
     // Throws (and ends the replay) when the database is the problem, not the rows.
     await d.probe();
-    if (records.length === 1) {
+    if (lines.length === 1) {
       await d.onRejected(lines[0]!, err);
       return 0;
     }
-    const mid = records.length >>> 1;
-    const left = await insertOrBisect(d, records.slice(0, mid), lines.slice(0, mid));
-    return left + (await insertOrBisect(d, records.slice(mid), lines.slice(mid)));
+    const mid = lines.length >>> 1;
+    const left = await insertOrBisect(d, lines.slice(0, mid));
+    return left + (await insertOrBisect(d, lines.slice(mid)));
   }
 }
 
@@ -64,17 +61,13 @@ export async function replaySpool(d: ReplayDeps): Promise<boolean> {
   for (const segment of segments) {
     for await (const lines of d.spool.read(segment, d.batchSize)) {
       if (d.stopped()) return false;
-      const records: RequestRecord[] = [];
       const kept: string[] = [];
       for (const line of lines) {
         const record = parse(line);
         if (record instanceof Error) await d.onRejected(line, record);
-        else {
-          records.push(record);
-          kept.push(line);
-        }
+        else kept.push(line);
       }
-      d.onReplayed(await insertOrBisect(d, records, kept));
+      d.onReplayed(await insertOrBisect(d, kept));
     }
     await d.spool.remove(segment);
   }

@@ -10,14 +10,13 @@ import type { Kysely } from 'kysely';
 import { insertBatch, loadAfterInsert } from './batch.ts';
 import type { AfterInsert } from './batch.ts';
 import type { Dialect } from './dialect.ts';
-import type { RequestRecord } from '../logging/types.ts';
 import type { EncodedRows } from './rows.ts';
 import type { Database } from './schema.ts';
 
 /** What `writeRecords` did: new request rows, and the records that could not be encoded. */
 export interface RecordsWriteResult {
   readonly inserted: number;
-  /** Positions (in the records given) of records that cannot become rows, and why. */
+  /** Positions (in the texts given) of records that cannot become rows, and why. */
   readonly bad: readonly { readonly index: number; readonly error: Error }[];
 }
 
@@ -25,17 +24,18 @@ export interface BatchStore {
   /** Inserts the rows in one transaction; resolves with how many request rows were new. */
   write(rows: EncodedRows): Promise<number>;
   /**
-   * Encodes the records itself (off the event loop) and inserts them in one transaction. Records
-   * that cannot be encoded are skipped and reported in `bad`; with `strict`, any such record fails
-   * the whole call and nothing is written. Stores without it get rows the writer encoded.
+   * Takes records as JSON text (wire.ts), encodes them itself (off the event loop) and inserts
+   * them in one transaction. Records that cannot be encoded are skipped and reported in `bad`;
+   * with `strict`, any such record fails the whole call and nothing is written. Stores without it
+   * get rows the writer encoded.
    */
-  writeRecords?(records: readonly RequestRecord[], strict: boolean): Promise<RecordsWriteResult>;
+  writeRecords?(texts: readonly string[], strict: boolean): Promise<RecordsWriteResult>;
   /**
-   * Starts handing `records` over now, so the store can encode them while the previous batch
+   * Starts handing `texts` over now, so the store can encode them while the previous batch
    * commits; a later `writeRecords` of the same array commits them, `discard` drops them.
    */
-  prestage?(records: readonly RequestRecord[]): void;
-  discard?(records: readonly RequestRecord[]): void;
+  prestage?(texts: readonly string[]): void;
+  discard?(texts: readonly string[]): void;
   /** Resolves when the log tables can be written (the recovery loop's health check). */
   probe(): Promise<void>;
   /** Frees the store's own resources (not a handle it was given). */

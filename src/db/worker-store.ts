@@ -14,8 +14,6 @@ import type { Worker } from 'node:worker_threads';
 import { spawnTsWorker } from '../ts-worker.ts';
 import { ERROR_INSERT_COLUMNS, REQUEST_INSERT_COLUMNS } from './batch.ts';
 import type { BatchStore, RecordsWriteResult } from './store.ts';
-import type { RequestRecord } from '../logging/types.ts';
-import { recordJson } from '../logging/wire.ts';
 
 /**
  * Rows and records are staged per batch number and committed by `write` for that batch, so the
@@ -26,10 +24,10 @@ export type WorkerRequest =
   /** Encoded rows, values in `REQUEST_INSERT_COLUMNS` / `ERROR_INSERT_COLUMNS` order. */
   | { readonly op: 'rows'; readonly batch: number; readonly requests: unknown[][]; readonly errors: unknown[][] }
   /**
-   * Records as JSON text (wire.ts); `null` stands for one JSON cannot express, reported as bad.
-   * `last` marks the batch's final message (the PostgreSQL thread starts inserting it then).
+   * Records as JSON text (wire.ts). `last` marks the batch's final message (the PostgreSQL thread
+   * starts inserting it then).
    */
-  | { readonly op: 'records'; readonly batch: number; readonly records: (string | null)[]; readonly last?: boolean }
+  | { readonly op: 'records'; readonly batch: number; readonly records: readonly string[]; readonly last?: boolean }
   | { readonly op: 'discard'; readonly batch: number }
   | { readonly id: number; readonly op: 'write'; readonly batch: number; readonly strict?: boolean }
   | { readonly id: number; readonly op: 'probe' | 'close' };
@@ -46,9 +44,9 @@ export type WorkerReply =
 
 const ROWS_PER_MESSAGE = 100;
 /**
- * Records per message, as JSON text (wire.ts; usually already serialised for the file sink): 32
- * records are well under a millisecond of the loop's time, and the loop gets a turn between two
- * messages while the thread encodes.
+ * Records per message, as JSON text (wire.ts, serialised once for the file sink and the writer):
+ * 32 records are well under a millisecond of the loop's time, and the loop gets a turn between
+ * two messages while the thread encodes.
  */
 const RECORDS_PER_MESSAGE = 32;
 
@@ -129,18 +127,18 @@ export function createWorkerStore(opts: WorkerStoreOptions): BatchStore {
 
   let nextBatch = 1;
   /** Batches handed over ahead of their write (see `prestage`). */
-  const prestaged = new WeakMap<readonly RequestRecord[], Staged>();
+  const prestaged = new WeakMap<readonly string[], Staged>();
 
-  /** Posts `records` to the thread under a new batch number, 32 at a time, the loop running between. */
-  const stage = (records: readonly RequestRecord[]): Staged => {
+  /** Posts `texts` to the thread under a new batch number, 32 at a time, the loop running between. */
+  const stage = (texts: readonly string[]): Staged => {
     const w = (worker ??= spawn());
     const batch = nextBatch++;
     const posted = (async () => {
-      for (let i = 0; i < records.length; i += RECORDS_PER_MESSAGE) {
+      for (let i = 0; i < texts.length; i += RECORDS_PER_MESSAGE) {
         if (i > 0) await yieldToLoop();
         if (worker !== w) return;
-        const part = records.slice(i, i + RECORDS_PER_MESSAGE).map(recordJson);
-        const last = i + RECORDS_PER_MESSAGE >= records.length;
+        const part = texts.slice(i, i + RECORDS_PER_MESSAGE);
+        const last = i + RECORDS_PER_MESSAGE >= texts.length;
         w.postMessage({ op: 'records', batch, records: part, ...(last ? { last } : {}) } satisfies WorkerRequest);
       }
     })();
@@ -170,17 +168,17 @@ export function createWorkerStore(opts: WorkerStoreOptions): BatchStore {
       }
       return (await call({ op: 'write', batch }, w)).inserted;
     },
-    prestage(records) {
-      if (!prestaged.has(records)) prestaged.set(records, stage(records));
+    prestage(texts) {
+      if (!prestaged.has(texts)) prestaged.set(texts, stage(texts));
     },
-    discard(records) {
-      const staged = prestaged.get(records);
-      prestaged.delete(records);
+    discard(texts) {
+      const staged = prestaged.get(texts);
+      prestaged.delete(texts);
       if (staged && worker === staged.worker) void staged.posted.then(() => staged.worker.postMessage({ op: 'discard', batch: staged.batch } satisfies WorkerRequest));
     },
-    async writeRecords(records, strict): Promise<RecordsWriteResult> {
-      const staged = prestaged.get(records) ?? stage(records);
-      prestaged.delete(records);
+    async writeRecords(texts, strict): Promise<RecordsWriteResult> {
+      const staged = prestaged.get(texts) ?? stage(texts);
+      prestaged.delete(texts);
       await staged.posted;
       const reply = await call({ op: 'write', batch: staged.batch, strict }, staged.worker);
       return { inserted: reply.inserted, bad: (reply.bad ?? []).map((b) => ({ index: b.index, error: new Error(b.message) })) };

@@ -29,30 +29,31 @@ export async function mapSliced<T, R>(items: readonly T[], fn: (item: T) => R): 
 
 export interface EncodedBatch {
   readonly rows: EncodedRows;
-  /** The records behind `rows`, in order. */
-  readonly good: RequestRecord[];
+  /** The records (JSON text) behind `rows`, in order. */
+  readonly good: string[];
   /** Records that cannot be encoded at all (e.g. an unparseable timestamp). */
-  readonly bad: { readonly record: RequestRecord; readonly error: unknown }[];
+  readonly bad: { readonly text: string; readonly error: unknown }[];
 }
 
+/** Records as JSON text (wire.ts) → rows, on this thread: the in-process stores (tests, `:memory:`). */
 export function createRecordEncoder(
   dialect: Dialect,
   sanitize: HeaderSanitizer,
-): (records: readonly RequestRecord[]) => Promise<EncodedBatch> {
-  return async (records) => {
+): (texts: readonly string[]) => Promise<EncodedBatch> {
+  return async (texts) => {
     const requests: Record<string, unknown>[] = [];
     const errors: Record<string, unknown>[] = [];
-    const good: RequestRecord[] = [];
-    const bad: { record: RequestRecord; error: unknown }[] = [];
-    await mapSliced(records, (record) => {
+    const good: string[] = [];
+    const bad: { text: string; error: unknown }[] = [];
+    await mapSliced(texts, (text) => {
       try {
-        const rows = encodeRecordRows(dialect, recordToRows(record, sanitize));
+        const rows = encodeRecordRows(dialect, recordToRows(JSON.parse(text) as RequestRecord, sanitize));
         requests.push(...rows.requests);
         errors.push(...rows.errors);
-        good.push(record);
+        good.push(text);
       } catch (error) {
         // One bad record must not fail the 499 others in its batch.
-        bad.push({ record, error });
+        bad.push({ text, error });
       }
     });
     return { rows: { requests, errors }, good, bad };
