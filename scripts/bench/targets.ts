@@ -22,6 +22,8 @@ export interface TargetEnv {
   pgServer: string;
   /** `.cpuprofile` directory of this run, or null. */
   profileDir: string | null;
+  /** Proxy children put their config, logs and database in a fresh directory under this one. */
+  workDir: string;
 }
 
 export interface Target {
@@ -51,7 +53,7 @@ export async function startTarget(row: Row, env: TargetEnv): Promise<Target> {
   if (c.kind === 'bare') {
     child = await startChild({ name: 'bare pass-through', script: 'scripts/bench/bare-passthrough.ts', args: ['--upstream', upstreamBase], nodeArgs, cwd: env.root });
   } else {
-    const args = ['--upstream', upstreamBase, '--sink', c.sink ?? 'none'];
+    const args = ['--upstream', upstreamBase, '--sink', c.sink ?? 'none', '--work-dir', env.workDir];
     if (c.sink === 'postgres') {
       await recreateDatabase(env.pgServer, BENCH_DATABASE);
       args.push('--pg-url', databaseUrl(env.pgServer, BENCH_DATABASE));
