@@ -272,6 +272,22 @@ describe.each([
     expect([await count('request_logs'), await count('error_logs')]).toEqual([3, 2]);
   });
 
+  it('sets aside exactly the record that cannot become a row, wherever it sits in a batch of several turns', async () => {
+    const w = writer({ config: { batchMaxRows: 7, batchMaxMs: 60_000, queueMaxRows: 1000 } });
+    const bad = record({ requestTime: 'not a time' });
+    const turns = [[record(), record()], [record(), record(), bad], [record(), record(), record()]];
+    for (const turn of turns) {
+      for (const r of turn) w.publish(r);
+      await new Promise((r) => setImmediate(r));
+    }
+    await w.close();
+    const good = turns.flat().filter((r) => r !== bad);
+    expect(w.stats).toMatchObject({ queued: 0, written: 7, dropped: 1, spooled: 0 });
+    expect((await requestRows()).map((r) => r.id)).toEqual(good.map((r) => r.id).sort());
+    const rejected = readFileSync(join(spoolDir, 'rejected', `${process.pid}.jsonl`), 'utf8').trim().split('\n');
+    expect(rejected.map((l) => (JSON.parse(l) as RequestRecord).id)).toEqual([bad.id]);
+  });
+
   it('sets a poison row aside after bisecting, and writes the rest', async () => {
     const w = writer({ config: { batchMaxRows: 50, batchMaxMs: 5, queueMaxRows: 1000 } });
     const poison = record({ model: null as unknown as string });

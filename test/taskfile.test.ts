@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { SERVER_NODE_FLAGS } from '../scripts/bench/processes.ts';
 
 const root = new URL('..', import.meta.url);
 const taskfile = parse(readFileSync(new URL('Taskfile.yml', root), 'utf8')) as { tasks: Record<string, { cmds: unknown[] }> };
@@ -28,5 +29,14 @@ describe('Taskfile.yml is a thin alias of npm scripts', () => {
     const testCmd = /```(?:bash|sh)?\n(npm ci && npm test)\n```/.exec(readme);
     expect(testCmd, 'README shows `npm ci && npm test`').not.toBeNull();
     expect(ci).toContain(testCmd![1]);
+  });
+
+  it('npm start and the writer benchmark run with the node flags the proxy benchmark measures', () => {
+    expect(SERVER_NODE_FLAGS.length).toBeGreaterThan(0);
+    for (const script of ['start', 'bench:writer']) {
+      const cmd = pkg.scripts[script] ?? '';
+      expect(cmd, script).toMatch(/^node .*--import tsx /);
+      for (const flag of SERVER_NODE_FLAGS) expect(cmd.split(' '), `${script} has ${flag}`).toContain(flag);
+    }
   });
 });

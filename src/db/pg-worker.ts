@@ -37,6 +37,7 @@ import type { AfterInsert, InsertBatchOptions } from './batch.ts';
 import { createDatabase } from './factory.ts';
 import type { DatabaseHandle } from './factory.ts';
 import { encodeRecordRows, recordToRows } from './rows.ts';
+import { jsonLines } from './writer-encode.ts';
 import type { Database } from './schema.ts';
 import { StagedBatches, type BadRecord, type WorkerReply, type WorkerRequest } from './worker-store.ts';
 import { createHeaderSanitizer } from '../logging/sanitize.ts';
@@ -133,11 +134,10 @@ function addRequest(staged: Staged, row: Record<string, unknown>): void {
 }
 
 /** Encodes records as they arrive (while the main thread posts the next ones) into staged rows. */
-function stageRecords(staged: Staged, records: readonly (string | null)[]): void {
-  for (const json of records) {
+function stageRecords(staged: Staged, chunks: readonly string[]): void {
+  for (const json of jsonLines(chunks)) {
     const index = staged.records++;
     try {
-      if (json === null) throw new Error('record is not JSON-serialisable');
       const rows = encodeRecordRows('postgres', recordToRows(JSON.parse(json) as RequestRecord, sanitize));
       for (const r of rows.requests) addRequest(staged, r);
       for (const r of rows.errors) staged.errors.push(r);

@@ -19,6 +19,7 @@ import { openSqliteRaw, resolveSqlitePath } from './factory.ts';
 import { StagedBatches, type BadRecord, type WorkerReply, type WorkerRequest } from './worker-store.ts';
 import type { SqliteConnection } from './factory.ts';
 import { encodeRecordValues, recordToRows } from './rows.ts';
+import { jsonLines } from './writer-encode.ts';
 import type { Database } from './schema.ts';
 import { createHeaderSanitizer } from '../logging/sanitize.ts';
 import type { RequestRecord } from '../logging/types.ts';
@@ -220,11 +221,10 @@ const stages = new StagedBatches<Staged>(emptyStage);
 
 
 /** Encodes records as they arrive (while the main thread clones the next ones) into staged rows. */
-function stageRecords(staged: Staged, records: readonly (string | null)[]): void {
-  for (const json of records) {
+function stageRecords(staged: Staged, chunks: readonly string[]): void {
+  for (const json of jsonLines(chunks)) {
     const index = staged.records++;
     try {
-      if (json === null) throw new Error('record is not JSON-serialisable');
       const rows = encodeRecordValues('sqlite', recordToRows(JSON.parse(json) as RequestRecord, sanitize), INSERT_COLUMNS);
       for (const r of rows.requests) staged.requests.push(r);
       for (const r of rows.errors) staged.errors.push(r);

@@ -24,8 +24,10 @@ export interface BatchStore {
   /** Inserts the rows in one transaction; resolves with how many request rows were new. */
   write(rows: EncodedRows): Promise<number>;
   /**
-   * Takes records as JSON text (wire.ts), encodes them itself (off the event loop) and inserts
-   * them in one transaction. Records that cannot be encoded are skipped and reported in `bad`;
+   * Takes records as JSON-lines chunks (writer-encode.ts `jsonLines`: one or more records' JSON
+   * text per element), encodes them itself (off the event loop) and inserts them in one
+   * transaction. Records that cannot be encoded are skipped and reported in `bad` (by position
+   * among the records, across chunks);
    * with `strict`, any such record fails the whole call and nothing is written. Stores without it
    * get rows the writer encoded.
    */

@@ -24,8 +24,8 @@ export type WorkerRequest =
   /** Encoded rows, values in `REQUEST_INSERT_COLUMNS` / `ERROR_INSERT_COLUMNS` order. */
   | { readonly op: 'rows'; readonly batch: number; readonly requests: unknown[][]; readonly errors: unknown[][] }
   /**
-   * Records as JSON text (wire.ts). `last` marks the batch's final message (the PostgreSQL thread
-   * starts inserting it then).
+   * Records as JSON-lines chunks (writer-encode.ts `jsonLines`). `last` marks the batch's final
+   * message (the PostgreSQL thread starts inserting it then).
    */
   | { readonly op: 'records'; readonly batch: number; readonly records: readonly string[]; readonly last?: boolean }
   | { readonly op: 'discard'; readonly batch: number }
@@ -44,11 +44,10 @@ export type WorkerReply =
 
 const ROWS_PER_MESSAGE = 100;
 /**
- * Records per message, as JSON text (wire.ts, serialised once for the file sink and the writer):
- * 32 records are well under a millisecond of the loop's time, and the loop gets a turn between
- * two messages while the thread encodes.
+ * JSON-lines chunks per message (each holds the records one turn of the writer's loop
+ * serialised, 64 at most): the loop gets a turn between two messages while the thread encodes.
  */
-const RECORDS_PER_MESSAGE = 32;
+const CHUNKS_PER_MESSAGE = 8;
 
 /** A failure the thread reported (the driver's message and error code, e.g. SQLITE_BUSY, 23505). */
 export class WorkerStoreError extends Error {
@@ -134,11 +133,11 @@ export function createWorkerStore(opts: WorkerStoreOptions): BatchStore {
     const w = (worker ??= spawn());
     const batch = nextBatch++;
     const posted = (async () => {
-      for (let i = 0; i < texts.length; i += RECORDS_PER_MESSAGE) {
+      for (let i = 0; i < texts.length; i += CHUNKS_PER_MESSAGE) {
         if (i > 0) await yieldToLoop();
         if (worker !== w) return;
-        const part = texts.slice(i, i + RECORDS_PER_MESSAGE);
-        const last = i + RECORDS_PER_MESSAGE >= texts.length;
+        const part = texts.slice(i, i + CHUNKS_PER_MESSAGE);
+        const last = i + CHUNKS_PER_MESSAGE >= texts.length;
         w.postMessage({ op: 'records', batch, records: part, ...(last ? { last } : {}) } satisfies WorkerRequest);
       }
     })();

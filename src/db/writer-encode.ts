@@ -35,7 +35,17 @@ export interface EncodedBatch {
   readonly bad: { readonly text: string; readonly error: unknown }[];
 }
 
-/** Records as JSON text (wire.ts) → rows, on this thread: the in-process stores (tests, `:memory:`). */
+/**
+ * Every record of `texts`, one per element: each text is a JSON-lines chunk of one or more
+ * records (wire.ts texts joined by `\n`; JSON.stringify never emits a raw newline).
+ */
+export function jsonLines(texts: readonly string[]): string[] {
+  const lines: string[] = [];
+  for (const t of texts) for (const line of t.split('\n')) lines.push(line);
+  return lines;
+}
+
+/** JSON-lines chunks (see jsonLines) → rows, on this thread: the in-process stores (tests, `:memory:`). */
 export function createRecordEncoder(
   dialect: Dialect,
   sanitize: HeaderSanitizer,
@@ -45,7 +55,7 @@ export function createRecordEncoder(
     const errors: Record<string, unknown>[] = [];
     const good: string[] = [];
     const bad: { text: string; error: unknown }[] = [];
-    await mapSliced(texts, (text) => {
+    await mapSliced(jsonLines(texts), (text) => {
       try {
         const rows = encodeRecordRows(dialect, recordToRows(JSON.parse(text) as RequestRecord, sanitize));
         requests.push(...rows.requests);

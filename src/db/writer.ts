@@ -1,9 +1,11 @@
 /**
  * The database writer (a RequestSink): `publish` only enqueues. On the next turn of the loop the
- * records become JSON text (wire.ts: the same string the file sink sends its thread), and the
- * queue holds that text, not the records: a record is a graph of many small objects, and one that
- * waited a batch interval in the queue survived young-generation collections, each of which then
- * had to copy it (measured: 5-7 ms scavenges on the publishing thread at 14,000 rows/s). Rows are
+ * records become JSON text (wire.ts: the same string the file sink sends its thread), joined into
+ * one JSON-lines chunk per turn, and the queue holds those chunks, not the records. A record is a
+ * graph of many small objects, and one that waited a batch interval in the queue survived
+ * young-generation collections, each of which had to copy it again (measured: 5-7 ms scavenges on
+ * the publishing thread at 14,000 rows/s); a chunk is one string, and one of more than 128 KB
+ * lives in V8's large-object space, which collections never copy. Rows are
  * flushed in batches (`batchMaxRows` rows, or about `batchMaxMs` after the first queued row), one
  * transaction per batch, one batch in flight at a time. The proxy's stores (the SQLite and
  * PostgreSQL writer threads) take the text and encode it in their thread; with an in-process
@@ -15,11 +17,12 @@
  */
 import { createHeaderSanitizer } from '../logging/sanitize.ts';
 import type { RequestRecord } from '../logging/types.ts';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { recordJson } from '../logging/wire.ts';
 import { createLane } from './lane.ts';
 import { createRecovery } from './recovery.ts';
 import { createSpool } from './spool.ts';
-import { createRecordEncoder } from './writer-encode.ts';
+import { createRecordEncoder, jsonLines } from './writer-encode.ts';
 import { pickStore } from './writer-options.ts';
 import type { DbWriter, DbWriterOptions, DbWriterStats } from './writer-options.ts';
 import type { BatchStore } from './store.ts';
@@ -32,6 +35,33 @@ const message = (err: unknown): string => (err instanceof Error ? err.message : 
 
 /** Records serialised per turn of the loop: 64 × 10-20 µs, about a millisecond. */
 const ABSORB_SLICE = 64;
+
+/** Records as JSON lines: their JSON texts joined by `\n` (JSON.stringify never emits a raw newline). */
+interface Chunk {
+  readonly text: string;
+  readonly rows: number;
+}
+
+/** A batch as the stores and the spool take it: JSON-lines chunks, and the records they hold. */
+interface Batch {
+  readonly texts: string[];
+  readonly rows: number;
+}
+
+/** The first `rows` records of `chunk`, and the rest. */
+function splitChunk(chunk: Chunk, rows: number): [Chunk, Chunk] {
+  let at = -1;
+  for (let i = 0; i < rows; i++) at = chunk.text.indexOf('\n', at + 1);
+  return [
+    { text: chunk.text.slice(0, at), rows },
+    { text: chunk.text.slice(at + 1), rows: chunk.rows - rows },
+  ];
+}
+
+const chunkOf = (texts: readonly string[], from: number, to: number): Chunk => ({
+  text: from === 0 && to === texts.length ? texts.join('\n') : texts.slice(from, to).join('\n'),
+  rows: to - from,
+});
 
 export function createDbWriter(opts: DbWriterOptions): DbWriter {
   const { batchMaxRows, batchMaxMs, queueMaxRows } = opts.config;
@@ -51,8 +81,10 @@ export function createDbWriter(opts: DbWriterOptions): DbWriter {
   // caller's response goes out).
   let fresh: RequestRecord[] = [];
   let absorbing = false;
-  let queue: string[] = [];
-  let overflow: string[] = [];
+  let queue: Chunk[] = [];
+  let queueRows = 0;
+  let overflow: Chunk[] = [];
+  let overflowRows = 0;
   let oldestAt = 0;
   let batchTimer: NodeJS.Timeout | null = null;
   let flushSoon = false;
@@ -79,12 +111,13 @@ export function createDbWriter(opts: DbWriterOptions): DbWriter {
     stats.dbUp = false;
   };
 
-  const toSpool = async (lines: readonly string[]): Promise<void> => {
-    if (await spool.append(lines)) {
-      stats.spooled += lines.length;
+  /** `texts`: JSON-lines chunks holding `rows` records in all (the spool's own format). */
+  const toSpool = async (texts: readonly string[], rows: number): Promise<void> => {
+    if (await spool.append(texts)) {
+      stats.spooled += rows;
       dropping = false;
       recovery.schedule();
-    } else drop(lines.length, spool.lastError);
+    } else drop(rows, spool.lastError);
   };
 
   const rejectLine = async (line: string, reason: unknown): Promise<void> => {
@@ -94,54 +127,108 @@ export function createDbWriter(opts: DbWriterOptions): DbWriter {
   };
 
   /** Writes a batch, or spools it when the database is down or the write fails. */
-  const deliver = async (batch: readonly string[], encoded: Awaited<ReturnType<typeof encode>> | null): Promise<void> => {
+  const deliver = async (batch: Batch, encoded: Awaited<ReturnType<typeof encode>> | null): Promise<void> => {
     try {
       if (!stats.dbUp) {
-        store.discard?.(batch);
-        return await toSpool(batch);
+        store.discard?.(batch.texts);
+        return await toSpool(batch.texts, batch.rows);
       }
       if (writeRecords) return await deliverRecords(writeRecords, batch);
-      if (!encoded) return await toSpool(batch);
+      if (!encoded) return await toSpool(batch.texts, batch.rows);
       for (const bad of encoded.bad) await rejectLine(bad.text, bad.error);
       if (encoded.good.length === 0) return;
       try {
         stats.written += await serial(() => store.write(encoded.rows));
       } catch (err) {
         markDown(err);
-        await toSpool(encoded.good);
+        await toSpool(encoded.good, encoded.good.length);
       }
     } finally {
-      stats.queued -= batch.length;
+      stats.queued -= batch.rows;
     }
   };
 
   /** The store encodes (SQLite's thread): records that cannot become rows are set aside after. */
-  const deliverRecords = async (write: WriteRecords, batch: readonly string[]): Promise<void> => {
+  const deliverRecords = async (write: WriteRecords, batch: Batch): Promise<void> => {
     let result: Awaited<ReturnType<WriteRecords>>;
     try {
-      result = await serial(() => write(batch, false));
+      result = await serial(() => write(batch.texts, false));
     } catch (err) {
       markDown(err);
-      return toSpool(batch);
+      return toSpool(batch.texts, batch.rows);
     }
     stats.written += result.inserted;
-    for (const bad of result.bad) await rejectLine(batch[bad.index]!, bad.error);
+    if (result.bad.length === 0) return;
+    const lines = jsonLines(batch.texts);
+    for (const bad of result.bad) await rejectLine(lines[bad.index]!, bad.error);
   };
 
-  const due = (): boolean => queue.length >= batchMaxRows || closing || performance.now() - oldestAt >= batchMaxMs;
+  // Closing: whatever is queued is due, once every record published has been serialised (so the
+  // last batches are full ones, not a 64-record slice each).
+  const due = (): boolean => queueRows >= batchMaxRows || (closing && fresh.length === 0) || performance.now() - oldestAt >= batchMaxMs;
+
+  /** The next batch: up to `batchMaxRows` rows from the queue's head (a chunk is split at the bound). */
+  const takeBatch = (): Batch => {
+    const texts: string[] = [];
+    let rows = 0;
+    let n = 0;
+    while (n < queue.length && rows < batchMaxRows) {
+      const chunk = queue[n]!;
+      const room = batchMaxRows - rows;
+      if (chunk.rows <= room) {
+        texts.push(chunk.text);
+        rows += chunk.rows;
+        n++;
+      } else {
+        const [head, tail] = splitChunk(chunk, room);
+        texts.push(head.text);
+        rows += head.rows;
+        queue[n] = tail;
+      }
+    }
+    queue = queue.slice(n);
+    queueRows -= rows;
+    return { texts, rows };
+  };
+
+  // Woken when the next batch becomes due while one is still committing (see runFlush).
+  let dueWaiter: (() => void) | null = null;
+  const nextDue = (): Promise<void> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(wake, Math.max(0, oldestAt + batchMaxMs - performance.now()));
+      function wake(): void {
+        clearTimeout(timer);
+        dueWaiter = null;
+        resolve();
+      }
+      dueWaiter = wake;
+    });
 
   const runFlush = async (): Promise<void> => {
     let previous: Promise<void> | null = null;
-    while (queue.length > 0 && due()) {
-      const batch = queue.length <= batchMaxRows ? queue : queue.slice(0, batchMaxRows);
-      queue = queue.length <= batchMaxRows ? [] : queue.slice(batchMaxRows);
+    let previousDone = false;
+    for (;;) {
+      if (queue.length === 0 || !due()) {
+        if (previous === null || previousDone) break;
+        // The batch in flight is committing: the next one is handed over as soon as it is due,
+        // so the store encodes it meanwhile (a burst), not after.
+        await Promise.race([previous, nextDue()]);
+        dueWaiter?.();
+        continue;
+      }
+      const batch = takeBatch();
       oldestAt = performance.now();
       // Encoding runs while the previous batch commits: two cores, two stages.
-      const encoded = stats.dbUp && !writeRecords ? await encode(batch) : null;
+      const encoded = stats.dbUp && !writeRecords ? await encode(batch.texts) : null;
       // A store that encodes for itself gets the records now, while the previous batch commits.
-      if (stats.dbUp && writeRecords) store.prestage?.(batch);
+      if (stats.dbUp && writeRecords) store.prestage?.(batch.texts);
       if (previous) await previous;
-      previous = deliver(batch, encoded);
+      const delivering = deliver(batch, encoded);
+      previous = delivering;
+      previousDone = false;
+      void delivering.finally(() => {
+        if (previous === delivering) previousDone = true;
+      });
     }
     if (previous) await previous;
   };
@@ -177,38 +264,51 @@ export function createDbWriter(opts: DbWriterOptions): DbWriter {
     absorbing = false;
     if (fresh.length === 0) return;
     let records = fresh;
-    if (records.length > ABSORB_SLICE && !closing) {
+    if (records.length > ABSORB_SLICE) {
       fresh = records.slice(ABSORB_SLICE);
       records = records.slice(0, ABSORB_SLICE);
       absorbing = true;
       setImmediate(absorb);
     } else fresh = [];
+    const texts: string[] = [];
     for (const record of records) {
       // Records are plain data by contract; one that is not costs only itself.
       const text = recordJson(record);
-      if (text === null) {
+      if (text !== null) texts.push(text);
+      else {
         stats.queued--;
         drop(1, 'record is not JSON-serialisable');
-      } else if (queue.length < queueMaxRows) {
-        if (queue.length === 0) oldestAt = performance.now();
-        queue.push(text);
-      } else if (overflow.length < overflowMax) {
-        overflow.push(text);
-        if (overflow.length === 1) setImmediate(flushOverflow);
-      } else {
-        stats.queued--;
-        drop(1, 'queue and spool backlog full');
       }
+    }
+    const toQueue = Math.min(texts.length, queueMaxRows - queueRows);
+    if (toQueue > 0) {
+      if (queueRows === 0) oldestAt = performance.now();
+      queue.push(chunkOf(texts, 0, toQueue));
+      queueRows += toQueue;
+    }
+    const toOverflow = Math.min(texts.length - toQueue, overflowMax - overflowRows);
+    if (toOverflow > 0) {
+      overflow.push(chunkOf(texts, toQueue, toQueue + toOverflow));
+      if (overflowRows === 0) setImmediate(flushOverflow);
+      overflowRows += toOverflow;
+    }
+    if (dueWaiter !== null && due()) dueWaiter();
+    const lost = texts.length - toQueue - toOverflow;
+    if (lost > 0) {
+      stats.queued -= lost;
+      drop(lost, 'queue and spool backlog full');
     }
     schedule();
   }
 
   const flushOverflow = (): void => {
     if (overflowing || overflow.length === 0) return;
-    const batch = overflow;
+    const texts = overflow.map((c) => c.text);
+    const rows = overflowRows;
     overflow = [];
-    overflowing = toSpool(batch).finally(() => {
-      stats.queued -= batch.length;
+    overflowRows = 0;
+    overflowing = toSpool(texts, rows).finally(() => {
+      stats.queued -= rows;
       overflowing = null;
       flushOverflow();
     });
@@ -259,12 +359,14 @@ export function createDbWriter(opts: DbWriterOptions): DbWriter {
     close() {
       return (closed ??= (async () => {
         closing = true;
+        dueWaiter?.();
         await recovery.stop();
         while (fresh.length > 0 || queue.length > 0 || flushing || overflow.length > 0 || overflowing) {
-          absorb();
+          if (!absorbing) absorb();
           startFlush();
           flushOverflow();
-          await Promise.all([flushing, overflowing]);
+          // A burst is still being serialised a slice per turn: let those turns run.
+          await Promise.all([flushing, overflowing, fresh.length > 0 ? yieldToLoop() : null]);
         }
         accepting = false;
         await spool.close();
