@@ -3,7 +3,7 @@
  * pass-through. Prints a table and rewrites the `bench:parsers` section at the end of
  * docs/benchmarks.md.
  *
- *   npx tsx scripts/bench-parsers.ts [--rounds 5] [--streams 300] [--requests 100] [--no-write]
+ *   npm run bench:parsers -- [--rounds 5] [--streams 300] [--requests 100] [--no-write]
  *
  * 1. In process: recorded-style streams (about 290 SSE events of ~200 bytes, one per chunk) fed
  *    chunk by chunk to (a) a plain byte copy, (b) the SSE tap the relay runs when records are kept,
@@ -26,7 +26,10 @@ import type { RequestSink } from '../src/logging/types.ts';
 import { createParserStream } from '../src/parsers/config.ts';
 import { createSseTap } from '../src/sse/tap.ts';
 import { startProxy } from '../src/server.ts';
+import { SERVER_NODE_FLAGS } from './bench/processes.ts';
 
+/** This process's node flags (the proxies under test run in it). */
+const NODE_FLAGS = process.execArgv.filter((a) => a.startsWith('--max-')).join(' ');
 const DOC = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
 const START = '<!-- bench:parsers:start -->';
 const END = '<!-- bench:parsers:end -->';
@@ -296,11 +299,11 @@ async function main(): Promise<void> {
     START,
     '## Response parsers: CPU per streamed chunk',
     '',
-    '_Written by `npx tsx scripts/bench-parsers.ts`; everything between the `bench:parsers` markers is replaced on each run._',
+    '_Written by `npm run bench:parsers`; everything between the `bench:parsers` markers is replaced on each run._',
     '',
     `- Date: ${new Date().toISOString()}`,
     `- Machine: ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length} logical CPUs, ${platform()} ${release()} ${arch()}; Node ${process.version}; 1-min load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after (the machine is shared)`,
-    `- Command: \`npx tsx scripts/bench-parsers.ts --rounds ${rounds} --streams ${values.streams} --requests ${values.requests}\``,
+    `- Command: \`npm run bench:parsers -- --rounds ${rounds} --streams ${values.streams} --requests ${values.requests}\` (node ${NODE_FLAGS || 'without flags'}${NODE_FLAGS === SERVER_NODE_FLAGS.join(' ') ? ', as `npm start` runs the proxy' : `; \`npm start\` runs the proxy with ${SERVER_NODE_FLAGS.join(' ')}`})`,
     '',
     '### In process (one SSE event of ~200 bytes per chunk; median of the rounds)',
     '',

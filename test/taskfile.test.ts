@@ -31,9 +31,9 @@ describe('Taskfile.yml is a thin alias of npm scripts', () => {
     expect(ci).toContain(testCmd![1]);
   });
 
-  it('npm start and the writer benchmark run with the node flags the proxy benchmark measures', () => {
+  it('npm start and the in-process benchmarks run with the node flags the proxy benchmark measures', () => {
     expect(SERVER_NODE_FLAGS.length).toBeGreaterThan(0);
-    for (const script of ['start', 'bench:writer']) {
+    for (const script of ['start', 'bench:writer', 'bench:parsers']) {
       const cmd = pkg.scripts[script] ?? '';
       expect(cmd, script).toMatch(/^node .*--import tsx /);
       for (const flag of SERVER_NODE_FLAGS) expect(cmd.split(' '), `${script} has ${flag}`).toContain(flag);
