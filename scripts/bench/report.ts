@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import type { ContenderId } from './plan.ts';
 import { PACED_RATE, SCENARIOS } from './plan.ts';
 import { perStreamKiB, type HoldRow, type LoadRow, type RowResult, type StreamRow } from './results.ts';
+import { SERVER_NODE_FLAGS } from './processes.ts';
 
 export const TARGET_PEER_MULTIPLE = 4;
 export const TARGET_BARE_PCT = 80;
@@ -420,6 +421,15 @@ export function section(meta: RunMeta, results: readonly RowResult[]): string {
     '- Memory in 1, 2 and 4: VmRSS of the server process after its first request ("idle") and the peak sampled every 200 ms ' +
       'during the measured run. CPU µs/req = the server process\'s user + system CPU time (`/proc/<pid>/stat`, all threads, ' +
       '10 ms ticks) during the measured run ÷ 2xx responses — for the peer and for ours the same way.',
+    `- Node flags: the proxy, the bare pass-through and the fake upstream all run with \`${SERVER_NODE_FLAGS.join(' ')}\`, ` +
+      'the flags `npm start` gives the proxy (a 64 MB young generation: what lives for a batch interval dies young instead of ' +
+      'being promoted). The peer runs as its package starts it.',
+    '- Request-log files (the logging rows) go to a directory under the system temp dir that is deleted once, at the end of ' +
+      'the run. Deleting a row\'s ~100,000 files right after it made the next rows\' file creation several times dearer in the ' +
+      'kernel for minutes (ext4 steps over each recently freed inode when it allocates one: `recently_deleted` in ' +
+      'fs/ext4/ialloc.c); measured here, a `.json` + `.log` pair costs about 33 µs of system time on a quiet file system and ' +
+      '160-1,000 µs right after a mass delete. So wait a few minutes after deleting many files (an earlier run\'s included) ' +
+      'before measuring the logging rows.',
     '- A row is **INVALID** (struck-through figure, no ratios, its targets fail) when any request errored, timed out, answered ' +
       'non-2xx or with an unexpected body, or when the server died.',
     '',
