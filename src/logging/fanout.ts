@@ -19,7 +19,7 @@ export function fanOut(sinks: readonly RequestSink[]): RequestSink {
   };
 }
 
-export const nullSink: RequestSink = { publish() {} };
+export const nullSink: RequestSink = { publish() {}, keepsRecords: false };
 
 /** Keeps records in memory, for tests and benchmarks. */
 export class MemorySink implements RequestSink {

@@ -25,8 +25,8 @@ export interface RecorderInit {
   headers: Record<string, string>;
   sink: RequestSink;
   maxBodyBytes: number;
-  /** Called once, synchronously, after the record is published (realtime counters). */
-  onFinalize?: (outcome: Outcome) => void;
+  /** The realtime counters: `finish` is called once, synchronously, after the record is published. */
+  counters?: { finish(outcome: Outcome): void };
   now?: () => number;
 }
 
@@ -166,6 +166,11 @@ export class RequestRecorder {
   finalize(outcome: Outcome): boolean {
     if (this.done) return false;
     this.done = true;
+    // No sink keeps records (benchmarks with logging off): nothing to build.
+    if (this.init.sink.keepsRecords === false) {
+      this.init.counters?.finish(outcome);
+      return true;
+    }
     const stream = this.stream?.() ?? null;
     const record: RequestRecord = {
       id: this.id,
@@ -201,7 +206,7 @@ export class RequestRecorder {
     } catch {
       // A sink must never throw; if one does, the request still completes.
     }
-    this.init.onFinalize?.(outcome);
+    this.init.counters?.finish(outcome);
     return true;
   }
 }

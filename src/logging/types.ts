@@ -113,6 +113,8 @@ export interface ParsedResponse {
 /** Where finished records go. `publish` must be O(1) and must never throw or block. */
 export interface RequestSink {
   publish(record: RequestRecord): void;
+  /** false: the sink drops every record (`nullSink`), so recorders need not build them. */
+  readonly keepsRecords?: false;
   /** Flush whatever is buffered (shutdown). */
   close?(): Promise<void>;
 }

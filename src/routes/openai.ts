@@ -60,7 +60,7 @@ function startRecorder(deps: AppDeps, req: Request, url: { path: string; query: 
     headers: deps.detail !== false ? deps.sanitize(node ? node.incoming.headers : req.headers) : {},
     sink: deps.sink,
     maxBodyBytes,
-    onFinalize: (outcome) => deps.counters.finish(outcome),
+    counters: deps.counters,
   });
 }
 

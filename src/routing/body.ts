@@ -12,31 +12,30 @@ export function buildUpstreamBody(
   raw: Uint8Array,
   opts: { isStream: boolean; isChat: boolean },
 ): Uint8Array | string {
-  let changed = false;
-  let out: JsonObject = payload;
-  const set = (key: string, value: unknown): void => {
-    if (!changed) {
-      out = { ...payload };
-      changed = true;
-    }
-    out[key] = value;
-  };
+  // A copy of the payload once something changes (no closure: this runs for every request).
+  let out: JsonObject | null = null;
 
-  if (backend.targetModel !== null && payload.model !== backend.targetModel) set('model', backend.targetModel);
+  if (backend.targetModel !== null && payload.model !== backend.targetModel) out = withKey(out, payload, 'model', backend.targetModel);
 
   for (const [key, rule] of Object.entries(backend.parameters)) {
     const present = Object.prototype.hasOwnProperty.call(payload, key);
     if (!rule.allowOverride || !present) {
-      if (!present || !jsonEqual(payload[key], rule.default)) set(key, rule.default);
+      if (!present || !jsonEqual(payload[key], rule.default)) out = withKey(out, payload, key, rule.default);
     }
   }
 
   if (backend.supportsReasoning && opts.isChat) {
     const thinking = reasoningThinking(payload.thinking);
-    if (thinking !== undefined && !jsonEqual(payload.thinking, thinking)) set('thinking', thinking);
+    if (thinking !== undefined && !jsonEqual(payload.thinking, thinking)) out = withKey(out, payload, 'thinking', thinking);
   }
 
-  return changed ? JSON.stringify(out) : raw;
+  return out !== null ? JSON.stringify(out) : raw;
+}
+
+function withKey(out: JsonObject | null, payload: JsonObject, key: string, value: unknown): JsonObject {
+  const o = out ?? { ...payload };
+  o[key] = value;
+  return o;
 }
 
 /**

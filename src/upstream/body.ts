@@ -7,15 +7,27 @@ export interface ChunkSource {
   destroy(err?: Error): void;
 }
 
-/** The iterator is created on the first `next`, so a caller may still read the body whole instead. */
+/**
+ * The iterator is created on the first `next`, so a caller may still read the body whole instead.
+ * A class, not an object of closures: one per request, and each closure costs a `__name` call
+ * under tsx.
+ */
+class BodySource implements ChunkSource {
+  private it: AsyncIterator<Uint8Array> | null = null;
+
+  constructor(private readonly body: Readable) {}
+
+  next(): Promise<IteratorResult<Uint8Array>> {
+    return (this.it ??= this.body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>).next();
+  }
+
+  destroy(err?: Error): void {
+    if (!this.body.destroyed) this.body.destroy(err);
+  }
+}
+
 export function chunkSource(body: Readable): ChunkSource {
-  let it: AsyncIterator<Uint8Array> | null = null;
-  return {
-    next: () => (it ??= body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>).next(),
-    destroy: (err) => {
-      if (!body.destroyed) body.destroy(err);
-    },
-  };
+  return new BodySource(body);
 }
 
 export interface CappedRead {
