@@ -31,11 +31,16 @@ describe('Taskfile.yml is a thin alias of npm scripts', () => {
     expect(ci).toContain(testCmd![1]);
   });
 
+  it('npm start replaces its shell, so a SIGTERM sent to npm reaches the proxy (and it drains)', () => {
+    // npm forwards the signal to its child; a shell in between would die and leave node running.
+    expect(pkg.scripts.start).toMatch(/^exec /);
+  });
+
   it('npm start and the in-process benchmarks run with the node flags the proxy benchmark measures', () => {
     expect(SERVER_NODE_FLAGS.length).toBeGreaterThan(0);
     for (const script of ['start', 'bench:writer', 'bench:parsers']) {
       const cmd = pkg.scripts[script] ?? '';
-      expect(cmd, script).toMatch(/^node .*--import tsx /);
+      expect(cmd, script).toMatch(/^(?:exec )?node .*--import tsx /);
       for (const flag of SERVER_NODE_FLAGS) expect(cmd.split(' '), `${script} has ${flag}`).toContain(flag);
     }
   });
