@@ -226,9 +226,11 @@ export function createDbWriter(opts: DbWriterOptions): DbWriter {
       const delivering = deliver(batch, encoded);
       previous = delivering;
       previousDone = false;
-      void delivering.finally(() => {
+      const markDone = (): void => {
         if (previous === delivering) previousDone = true;
-      });
+      };
+      // then(f, f), not finally: a derived promise that rejects would be an unhandled rejection.
+      delivering.then(markDone, markDone);
     }
     if (previous) await previous;
   };
