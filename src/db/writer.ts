@@ -191,13 +191,15 @@ export function createDbWriter(opts: DbWriterOptions): DbWriter {
     return { texts, rows };
   };
 
-  // Woken when the next batch becomes due while one is still committing (see runFlush).
+  // Woken when the next batch becomes due while one is still committing (see runFlush): by
+  // absorb, or by a timer at its batch_max_ms. With the queue empty there is no timer to arm;
+  // absorb wakes the waiter when the first rows arrive, so it can arm one.
   let dueWaiter: (() => void) | null = null;
   const nextDue = (): Promise<void> =>
     new Promise((resolve) => {
-      const timer = setTimeout(wake, Math.max(0, oldestAt + batchMaxMs - performance.now()));
+      const timer = queue.length > 0 ? setTimeout(wake, Math.max(0, oldestAt + batchMaxMs - performance.now())) : null;
       function wake(): void {
-        clearTimeout(timer);
+        if (timer !== null) clearTimeout(timer);
         dueWaiter = null;
         resolve();
       }
@@ -283,6 +285,7 @@ export function createDbWriter(opts: DbWriterOptions): DbWriter {
       }
     }
     const toQueue = Math.min(texts.length, queueMaxRows - queueRows);
+    const wasEmpty = queue.length === 0;
     if (toQueue > 0) {
       if (queueRows === 0) oldestAt = performance.now();
       queue.push(chunkOf(texts, 0, toQueue));
@@ -294,7 +297,7 @@ export function createDbWriter(opts: DbWriterOptions): DbWriter {
       if (overflowRows === 0) setImmediate(flushOverflow);
       overflowRows += toOverflow;
     }
-    if (dueWaiter !== null && due()) dueWaiter();
+    if (dueWaiter !== null && (due() || (wasEmpty && queue.length > 0))) dueWaiter();
     const lost = texts.length - toQueue - toOverflow;
     if (lost > 0) {
       stats.queued -= lost;
