@@ -108,6 +108,15 @@ describe('createSseParser: WHATWG event-stream interpretation', () => {
     expect(parse(splitEvery(bytes, 1))).toEqual([{ event: 'message', data: 'ü€😀 世界' }]);
   });
 
+  it('reads an all-ASCII chunk through the decoder when the chunk before left half a character', () => {
+    // ASCII chunks take a latin1 shortcut; after a dangling lead byte the decoder must see the
+    // next chunk, so the broken character becomes U+FFFD instead of vanishing or turning into Ã.
+    const head = enc.encode('data: a');
+    const dangling = new Uint8Array([...head, 0xc3]);
+    expect(parse([dangling, enc.encode('b\n\n')])).toEqual([{ event: 'message', data: 'a\uFFFDb' }]);
+    expect(parse([enc.encode('data: é'), enc.encode('x\n\n')])).toEqual([{ event: 'message', data: 'éx' }]);
+  });
+
   for (const name of FIXTURES) {
     for (const [label, eol] of [['LF', '\n'], ['CRLF', '\r\n'], ['CR', '\r']] as const) {
       it(`${name} (${label}) yields identical events however it is split`, () => {
