@@ -109,8 +109,8 @@ describe('createSseParser: WHATWG event-stream interpretation', () => {
   });
 
   it('reads an all-ASCII chunk through the decoder when the chunk before left half a character', () => {
-    // ASCII chunks take a latin1 shortcut; after a dangling lead byte the decoder must see the
-    // next chunk, so the broken character becomes U+FFFD instead of vanishing or turning into Ã.
+    // The decoder holds the dangling lead byte; the next chunk must go through it, so the broken
+    // character becomes U+FFFD instead of vanishing or turning into Ã.
     const head = enc.encode('data: a');
     const dangling = new Uint8Array([...head, 0xc3]);
     expect(parse([dangling, enc.encode('b\n\n')])).toEqual([{ event: 'message', data: 'a\uFFFDb' }]);

@@ -122,6 +122,18 @@ describe('createSseTap', () => {
     expect((await runTap(big, { maxChunkBytes: 10 })).tap.state).toMatchObject({ chunks: [': 0\n'], chunksDropped: 2, bytes: 31 });
   });
 
+  it('captures the text as sent, BOM included and characters split anywhere kept whole; a cut one ends as U+FFFD', async () => {
+    const text = '\uFEFFdata: ü€😀 世界\n\ndata: plain\n\n';
+    const bytes = enc.encode(text);
+    for (let i = 1; i < bytes.length; i++) {
+      const { tap } = await runTap([bytes.subarray(0, i), bytes.subarray(i)]);
+      expect(tap.state.chunks.join(''), `split at ${i}`).toBe(text);
+    }
+    expect((await runTap(splitEvery(bytes, 1))).tap.state.chunks.join('')).toBe(text);
+    const cut = bytes.subarray(0, enc.encode('\uFEFFdata: ü€').length + 2); // half of the 4-byte 😀
+    expect((await runTap([cut])).tap.state.chunks.join('')).toBe('\uFEFFdata: ü€\uFFFD');
+  });
+
   it('calls onFirstEvent once, and survives throwing callbacks', async () => {
     const firsts: SseEvent[] = [];
     const { tap, out } = await runTap([fixture('openai-error-first.txt')], {

@@ -1,4 +1,4 @@
-import { Buffer, isAscii } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import { StringDecoder } from 'node:string_decoder';
 
 // Incremental `text/event-stream` parser following
@@ -105,15 +105,6 @@ export function createSseParser(opts: SseParserOptions): SseParser {
   // times cheaper per chunk (this runs on every forwarded chunk); the one leading BOM the spec says to ignore
   // ("One leading U+FEFF BYTE ORDER MARK character must be ignored") is stripped by hand.
   const decoder = new StringDecoder('utf8');
-  // Most chunks are ASCII: those are read as latin1 (no UTF-8 validation, no decoder state), as
-  // long as the decoder holds no partial character, which it cannot after a chunk whose last byte
-  // was ASCII.
-  let decoderIdle = true;
-  const decode = (chunk: Uint8Array): string => {
-    if (decoderIdle && isAscii(chunk)) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1');
-    if (chunk.byteLength > 0) decoderIdle = chunk[chunk.byteLength - 1]! < 0x80;
-    return decoder.write(chunk as Buffer);
-  };
   let atStart = true;
 
   let partial: string[] = [];
@@ -267,7 +258,7 @@ export function createSseParser(opts: SseParserOptions): SseParser {
 
   const push = (chunk: Uint8Array): void => {
     if (ended) return;
-    let text = decode(chunk);
+    let text = decoder.write(chunk);
     if (atStart && text.length > 0) {
       atStart = false;
       if (text.charCodeAt(0) === BOM) text = text.slice(1);

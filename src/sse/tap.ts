@@ -1,4 +1,5 @@
-import { Buffer, isAscii } from 'node:buffer';
+import type { Buffer } from 'node:buffer';
+import { StringDecoder } from 'node:string_decoder';
 import type { Usage } from '../logging/types.ts';
 import type { SseResume } from './first-event.ts';
 import { classifySseEvent, mayCarryRecordData, type SseErrorInfo } from './inspect.ts';
@@ -91,19 +92,13 @@ export function createSseTap(opts: SseTapOptions = {}): SseTap {
   };
   const chunks = state.chunks as string[];
   const errors = state.errors as SseErrorInfo[];
-  // ignoreBOM: the capture is the raw stream, BOM included; `stream: true` keeps split characters intact.
-  const captureDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  // node's StringDecoder, as the SSE parser: it keeps split characters intact and the BOM in (the
+  // capture is the raw stream), and per ~200-byte chunk it costs ~50-70 ns, where a latin1 read
+  // of an ASCII chunk costs ~120 ns and a streaming TextDecoder ~170 ns.
+  const captureDecoder = new StringDecoder('utf8');
   let capturing = true;
   let capturedBytes = 0;
-
-  // Most chunks are ASCII: one decodes as latin1, several times cheaper than the streaming decoder, as
-  // long as that decoder holds no partial character (it holds none after a chunk that ended in ASCII).
-  let decoderIdle = true;
-  const decode = (chunk: Uint8Array): string => {
-    if (decoderIdle && isAscii(chunk)) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1');
-    if (chunk.byteLength > 0) decoderIdle = chunk[chunk.byteLength - 1]! < 0x80;
-    return captureDecoder.decode(chunk, { stream: true });
-  };
+  const decode = (chunk: Uint8Array): string => captureDecoder.write(chunk as Buffer);
 
   const capture = (chunk: Uint8Array): void => {
     if (capturing && chunks.length < maxChunks && capturedBytes + chunk.byteLength <= maxChunkBytes) {
@@ -211,7 +206,7 @@ export function createSseTap(opts: SseTapOptions = {}): SseTap {
     guard(() => {
       parser?.end();
       // A character cut by the end of the stream shows as U+FFFD in the capture, as a decoder would show it.
-      const tail = capturing ? captureDecoder.decode() : '';
+      const tail = capturing ? captureDecoder.end() : '';
       if (tail !== '' && chunks.length > 0) chunks[chunks.length - 1] += tail;
     });
   };
