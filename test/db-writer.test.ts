@@ -301,6 +301,20 @@ describe.each([
     expect(log.lines.some((l) => l.startsWith('error database log: a row the database refuses'))).toBe(true);
   });
 
+  it('writes a burst published just before close() in full batches, not a slice per turn', async () => {
+    await t.db.schema.createTable('hook_seen').addColumn('n', 'integer').execute();
+    const hook = `data:text/javascript,${encodeURIComponent(
+      'export async function afterInsert(db, dialect, rows) { await db.insertInto("hook_seen").values({ n: rows.requests.length }).execute(); }',
+    )}`;
+    const w = writer({ afterInsertModule: hook, config: { batchMaxRows: 100, batchMaxMs: 60_000, queueMaxRows: 10_000 } });
+    // 250 records in one turn: serialised 64 a turn, yet batched 100, 100, 50.
+    for (let i = 0; i < 250; i++) w.publish(record());
+    await w.close();
+    expect(w.stats).toMatchObject({ queued: 0, written: 250, spooled: 0, dropped: 0 });
+    const seen = await (t.db as unknown as import('kysely').Kysely<{ hook_seen: { n: number } }>).selectFrom('hook_seen').select('n').execute();
+    expect(seen.map((r) => Number(r.n))).toEqual([100, 100, 50]);
+  });
+
   it('runs the afterInsert hook in the same transaction, for new rows only', async () => {
     await t.db.schema.createTable('hook_seen').addColumn('n', 'integer').execute();
     const hook = `data:text/javascript,${encodeURIComponent(
