@@ -128,7 +128,7 @@ export function createWorkerStore(opts: WorkerStoreOptions): BatchStore {
   /** Batches handed over ahead of their write (see `prestage`). */
   const prestaged = new WeakMap<readonly string[], Staged>();
 
-  /** Posts `texts` to the thread under a new batch number, 32 at a time, the loop running between. */
+  /** Posts `texts` to the thread under a new batch number, 8 chunks a message, the loop running between. */
   const stage = (texts: readonly string[]): Staged => {
     const w = (worker ??= spawn());
     const batch = nextBatch++;
