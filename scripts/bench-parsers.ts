@@ -26,10 +26,8 @@ import type { RequestSink } from '../src/logging/types.ts';
 import { createParserStream } from '../src/parsers/config.ts';
 import { createSseTap } from '../src/sse/tap.ts';
 import { startProxy } from '../src/server.ts';
-import { SERVER_NODE_FLAGS } from './bench/processes.ts';
+import { ownNodeFlagsNote } from './bench/processes.ts';
 
-/** This process's node flags (the proxies under test run in it). */
-const NODE_FLAGS = process.execArgv.filter((a) => a.startsWith('--max-')).join(' ');
 const DOC = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
 const START = '<!-- bench:parsers:start -->';
 const END = '<!-- bench:parsers:end -->';
@@ -303,7 +301,7 @@ async function main(): Promise<void> {
     '',
     `- Date: ${new Date().toISOString()}`,
     `- Machine: ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length} logical CPUs, ${platform()} ${release()} ${arch()}; Node ${process.version}; 1-min load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after (the machine is shared)`,
-    `- Command: \`npm run bench:parsers -- --rounds ${rounds} --streams ${values.streams} --requests ${values.requests}\` (node ${NODE_FLAGS || 'without flags'}${NODE_FLAGS === SERVER_NODE_FLAGS.join(' ') ? ', as `npm start` runs the proxy' : `; \`npm start\` runs the proxy with ${SERVER_NODE_FLAGS.join(' ')}`})`,
+    `- Command: \`npm run bench:parsers -- --rounds ${rounds} --streams ${values.streams} --requests ${values.requests}\` (${ownNodeFlagsNote()})`,
     '',
     '### In process (one SSE event of ~200 bytes per chunk; median of the rounds)',
     '',

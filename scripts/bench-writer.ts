@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { arch, cpus, loadavg, platform, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { SERVER_NODE_FLAGS } from './bench/processes.ts';
+import { ownNodeFlagsNote } from './bench/processes.ts';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
@@ -39,9 +39,6 @@ const START = '<!-- bench:writer:start -->';
 const END = '<!-- bench:writer:end -->';
 const TARGET_ROWS: Record<Dialect, number> = { sqlite: 20_000, postgres: 10_000 };
 const TARGET_P99_MS = 5;
-/** This process's node flags, and the ones `npm start` gives the proxy: the loop-delay figure holds for the latter. */
-const NODE_FLAGS = process.execArgv.filter((a) => a.startsWith('--max-')).join(' ');
-const SERVER_FLAGS = SERVER_NODE_FLAGS.join(' ');
 
 const { values: args } = parseArgs({
   options: {
@@ -271,7 +268,7 @@ function report(results: readonly Result[], skipped: readonly string[], loadBefo
     '',
     `- Date: ${new Date().toISOString()}`,
     `- Machine: ${cpu} × ${cpus().length} logical CPUs, ${platform()} ${release()} ${arch()}; Node ${process.version}; 1-min load average ${loadBefore[0]?.toFixed(2)} before, ${loadavg()[0]?.toFixed(2)} after (PostgreSQL runs on the same machine)`,
-    `- Command: \`npm run bench:writer -- --rounds ${ROUNDS}\` (node ${NODE_FLAGS || 'without flags'}${NODE_FLAGS === SERVER_FLAGS ? ', as `npm start` runs the proxy' : `; \`npm start\` runs the proxy with ${SERVER_FLAGS}`}); median of ${ROUNDS} round(s), range in parentheses`,
+    `- Command: \`npm run bench:writer -- --rounds ${ROUNDS}\` (${ownNodeFlagsNote()}); median of ${ROUNDS} round(s), range in parentheses`,
     '',
     '| dialect | rows/s | target | paced rows/s | CPU per row (paced) | loop delay p50 | p99 | max | p99 target |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',

@@ -43,6 +43,16 @@ export interface SpawnOptions {
  */
 export const SERVER_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
 
+/**
+ * For the reports of benchmarks that measure in their own process (writer, parsers): the node
+ * flags this process runs with, against the ones `npm start` gives the proxy.
+ */
+export function ownNodeFlagsNote(): string {
+  const own = process.execArgv.filter((a) => a.startsWith('--max-')).join(' ');
+  const server = SERVER_NODE_FLAGS.join(' ');
+  return `node ${own || 'without flags'}${own === server ? ', as `npm start` runs the proxy' : `; \`npm start\` runs the proxy with ${server}`}`;
+}
+
 const STDERR_KEEP = 8 * 1024;
 const STOP_GRACE_MS = 15_000;
 const live = new Set<ServerChild>();
