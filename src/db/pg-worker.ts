@@ -36,12 +36,10 @@ import { ERROR_INSERT_COLUMNS, REQUEST_INSERT_COLUMNS, insertBatch, insertRows, 
 import type { AfterInsert, InsertBatchOptions } from './batch.ts';
 import { createDatabase } from './factory.ts';
 import type { DatabaseHandle } from './factory.ts';
-import { encodeRecordRows, recordToRows } from './rows.ts';
-import { jsonLines } from './writer-encode.ts';
+import { encodeRecordRows } from './rows.ts';
 import type { Database } from './schema.ts';
-import { StagedBatches, type BadRecord, type WorkerReply, type WorkerRequest } from './worker-store.ts';
+import { StagedBatches, stageChunks, type BadRecord, type WorkerReply, type WorkerRequest } from './worker-store.ts';
 import { createHeaderSanitizer } from '../logging/sanitize.ts';
-import type { RequestRecord } from '../logging/types.ts';
 
 export interface PgWorkerData {
   /** Connection settings (host, port, database, user, password), as the main pool uses them. */
@@ -135,16 +133,11 @@ function addRequest(staged: Staged, row: Record<string, unknown>): void {
 
 /** Encodes records as they arrive (while the main thread posts the next ones) into staged rows. */
 function stageRecords(staged: Staged, chunks: readonly string[]): void {
-  for (const json of jsonLines(chunks)) {
-    const index = staged.records++;
-    try {
-      const rows = encodeRecordRows('postgres', recordToRows(JSON.parse(json) as RequestRecord, sanitize));
-      for (const r of rows.requests) addRequest(staged, r);
-      for (const r of rows.errors) staged.errors.push(r);
-    } catch (err) {
-      staged.bad.push({ index, message: err instanceof Error ? err.message : String(err) });
-    }
-  }
+  stageChunks(staged, chunks, sanitize, (recordRows) => {
+    const rows = encodeRecordRows('postgres', recordRows);
+    for (const r of rows.requests) addRequest(staged, r);
+    for (const r of rows.errors) staged.errors.push(r);
+  });
 }
 
 function stageRows(staged: Staged, requests: readonly unknown[][], errors: readonly unknown[][]): void {

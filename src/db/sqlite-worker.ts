@@ -16,13 +16,11 @@ import type { SqliteDatabase as SqliteDialectDatabase } from 'kysely';
 import { ERROR_INSERT_COLUMNS, REQUEST_INSERT_COLUMNS, loadAfterInsert } from './batch.ts';
 import type { AfterInsert } from './batch.ts';
 import { openSqliteRaw, resolveSqlitePath } from './factory.ts';
-import { StagedBatches, type BadRecord, type WorkerReply, type WorkerRequest } from './worker-store.ts';
+import { StagedBatches, stageChunks, type BadRecord, type WorkerReply, type WorkerRequest } from './worker-store.ts';
 import type { SqliteConnection } from './factory.ts';
-import { encodeRecordValues, recordToRows } from './rows.ts';
-import { jsonLines } from './writer-encode.ts';
+import { encodeRecordValues } from './rows.ts';
 import type { Database } from './schema.ts';
 import { createHeaderSanitizer } from '../logging/sanitize.ts';
-import type { RequestRecord } from '../logging/types.ts';
 
 export interface SqliteWorkerData {
   readonly file: string;
@@ -220,18 +218,13 @@ const emptyStage = (): Staged => ({ requests: [], errors: [], records: 0, bad: [
 const stages = new StagedBatches<Staged>(emptyStage);
 
 
-/** Encodes records as they arrive (while the main thread clones the next ones) into staged rows. */
+/** Encodes records as they arrive (while the main thread posts the next ones) into staged rows. */
 function stageRecords(staged: Staged, chunks: readonly string[]): void {
-  for (const json of jsonLines(chunks)) {
-    const index = staged.records++;
-    try {
-      const rows = encodeRecordValues('sqlite', recordToRows(JSON.parse(json) as RequestRecord, sanitize), INSERT_COLUMNS);
-      for (const r of rows.requests) staged.requests.push(r);
-      for (const r of rows.errors) staged.errors.push(r);
-    } catch (err) {
-      staged.bad.push({ index, message: err instanceof Error ? err.message : String(err) });
-    }
-  }
+  stageChunks(staged, chunks, sanitize, (recordRows) => {
+    const rows = encodeRecordValues('sqlite', recordRows, INSERT_COLUMNS);
+    for (const r of rows.requests) staged.requests.push(r);
+    for (const r of rows.errors) staged.errors.push(r);
+  });
 }
 
 async function handle(msg: Extract<WorkerRequest, { id: number }>): Promise<WorkerReply> {

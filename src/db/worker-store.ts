@@ -14,6 +14,10 @@ import type { Worker } from 'node:worker_threads';
 import { spawnTsWorker } from '../ts-worker.ts';
 import { ERROR_INSERT_COLUMNS, REQUEST_INSERT_COLUMNS } from './batch.ts';
 import type { BatchStore, RecordsWriteResult } from './store.ts';
+import { recordToRows, type RecordRows } from './rows.ts';
+import { jsonLines } from './writer-encode.ts';
+import type { HeaderSanitizer } from '../logging/sanitize.ts';
+import type { RequestRecord } from '../logging/types.ts';
 
 /**
  * Rows and records are staged per batch number and committed by `write` for that batch, so the
@@ -193,6 +197,28 @@ export function createWorkerStore(opts: WorkerStoreOptions): BatchStore {
       await w.terminate();
     },
   };
+}
+
+/**
+ * A writer thread's handling of a `records` message: each record of the JSON-lines chunks is
+ * parsed, mapped to rows (secrets re-masked) and handed to `take`, which encodes and stages them.
+ * A record that fails on the way (here or in `take`, before it stages anything) is reported in
+ * `bad` by its position among the batch's records, which the writer maps back with `jsonLines`.
+ */
+export function stageChunks(
+  staged: { records: number; bad: BadRecord[] },
+  chunks: readonly string[],
+  sanitize: HeaderSanitizer,
+  take: (rows: RecordRows) => void,
+): void {
+  for (const json of jsonLines(chunks)) {
+    const index = staged.records++;
+    try {
+      take(recordToRows(JSON.parse(json) as RequestRecord, sanitize));
+    } catch (err) {
+      staged.bad.push({ index, message: err instanceof Error ? err.message : String(err) });
+    }
+  }
 }
 
 /**
