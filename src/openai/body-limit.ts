@@ -36,7 +36,7 @@ export function readIncomingLimited(incoming: IncomingMessage, limit: number): P
     incoming.on('end', () => {
       if (settled) return;
       settled = true;
-      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+      resolve(joined(chunks, total));
     });
     incoming.on('error', (err: Error) => {
       if (settled) return;
@@ -46,10 +46,15 @@ export function readIncomingLimited(incoming: IncomingMessage, limit: number): P
     incoming.on('close', () => {
       if (settled) return;
       settled = true;
-      if (incoming.readableEnded) resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+      if (incoming.readableEnded) resolve(joined(chunks, total));
       else reject(new BodyAborted());
     });
   });
+}
+
+/** The body's chunks as one buffer (the one chunk itself when there is only one). */
+function joined(chunks: readonly Uint8Array[], total: number): Uint8Array {
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
 }
 
 /**
@@ -76,5 +81,5 @@ export async function readBodyLimited(req: Request, limit: number): Promise<Uint
     }
     chunks.push(value);
   }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+  return joined(chunks, total);
 }
