@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFileSink, fileBaseName } from '../src/logging/files.ts';
 import type { BackendAttempt, RecordedError, RequestRecord } from '../src/logging/types.ts';
+import { chatRecord } from './helpers/records.ts';
 
 const tempDirs: string[] = [];
 afterEach(() => {
@@ -19,33 +20,17 @@ function tempDir(): string {
 const TIME = '2026-11-27T09:48:59.123Z';
 const STAMP = '20261127T094859.123Z';
 
+/** The shared chat record (helpers/records.ts) at this suite's fixed id and time, without usage. */
 function record(over: Partial<RequestRecord> = {}): RequestRecord {
-  return {
+  return chatRecord(0, {
     id: '3f2a9c1e-1111-4222-8333-444455556666',
     requestTime: TIME,
-    model: 'gpt-4o-mini',
-    isStream: false,
-    path: '/v1/chat/completions',
-    method: 'POST',
-    query: '',
     headers: { 'content-type': 'application/json', authorization: 'Bearer sk-****' },
     body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] },
-    bodyTruncated: false,
-    route: ['gpt-4o-mini'],
-    attempts: [],
-    streamChunks: [],
-    streamChunksDropped: 0,
-    errors: [],
     usage: null,
     finishReason: null,
-    outcome: 'success',
-    statusCode: 200,
-    backendName: 'gpt-4o-mini',
-    durationMs: 870,
-    ttfbMs: 120,
-    responseBody: null,
     ...over,
-  };
+  });
 }
 
 function attempt(over: Partial<BackendAttempt> = {}): BackendAttempt {
