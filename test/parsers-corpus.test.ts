@@ -4,6 +4,9 @@ import type { ParsersConfig } from '../src/config/types.ts';
 import {
   accumulate, completionChoices, completionFromStream, loadCases, parsersFrom, sseData, type ExpectedChoice,
 } from './fixtures/parsers/corpus.ts';
+import { createSseParser } from '../src/sse/parser.ts';
+import { hasEscapedLt, otherChoiceOrFinish, Pipeline, type Stage } from '../src/parsers/pipeline.ts';
+import { ParserStream } from '../src/parsers/stream.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -212,10 +215,135 @@ describe('fast paths: events no parser would change are not re-serialised', () =
     expect(decoder.decode(stream.push(rest)!)).toBe('data: {"id":"c","choices":[{"index":0,"delta":{"content":"!"},"finish_reason":null}]}\n\n');
   });
 
+  it('finds a choice other than the first, a finish_reason and an escaped `<` however the JSON is spaced', () => {
+    const choice = (index: string, finish: string) => `{"id":"c","choices":[{"index"${index},"delta":{"content":"a"},"finish_reason"${finish}}]}`;
+    expect(otherChoiceOrFinish(choice(':0', ':null'))).toBe(false);
+    expect(otherChoiceOrFinish(choice(' : 0', ' :\tnull'))).toBe(false);
+    for (const index of [':1', ': 2', ' :\n9', ':10']) expect(otherChoiceOrFinish(choice(index, ':null')), index).toBe(true);
+    for (const finish of [':"stop"', ': "length"', ' :\r\n"tool_calls"']) expect(otherChoiceOrFinish(choice(':0', finish)), finish).toBe(true);
+    // Inside a string a quote is escaped: text that reads like the keys is not them.
+    expect(otherChoiceOrFinish('{"choices":[{"index":0,"delta":{"content":"\\"index\\":1, \\"finish_reason\\":\\"stop\\""},"finish_reason":null}]}')).toBe(false);
+    expect(hasEscapedLt('"\\u003cthink>"')).toBe(true);
+    expect(hasEscapedLt('"\\u003Cthink>"')).toBe(true);
+    expect(hasEscapedLt('"\\u003e \\u0030"')).toBe(false);
+  });
+
   it('a `<` escaped as \\u003c is still seen as a possible tag', () => {
     const input = [ev('{"content":"ok"}'), ev('{"content":"\\u003cthink>r\\u003c/think>s"}')];
     expect(accumulate(sseData(streamThrough(parse, input.map((e) => encoder.encode(e)))))).toEqual([
       { index: 0, content: 'oks', reasoning_content: 'r', finish_reason: null },
     ]);
+  });
+});
+
+describe('the byte lane: a chunk of one whole `data:` event gives what the full SSE path gives', () => {
+  // A seeded generator (mulberry32), so a failure names a stream that can be replayed.
+  function random(seed: number): () => number {
+    let a = seed;
+    return () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+  const configs = {
+    parse: parsersFrom({ response: ['parse_unparsed'] }),
+    swap: parsersFrom({ response: ['swap_reasoning_content'] }),
+    toContent: parsersFrom({ response: ['swap_reasoning_content'], swap_reasoning_content: { mode: 'reasoning_to_content' } }),
+    both: parsersFrom({ response: ['parse_unparsed', 'swap_reasoning_content'] }),
+  };
+  // JSON string bodies: tags whole and cut, UTF-8 of 2-4 bytes, escapes (an escaped `<`, a quote, a trailing backslash).
+  const TEXTS = [' word', 'a', '思考', '🙂', 'é', '<think>', '</think>', '<thi', 'nk>', '</th', '<tool_call>f<arg_key>k</arg_key><arg_value>v</arg_value></tool_call>', 'x\\u003cthink>', '\\n\\n', 'q\\"uote', 'back\\\\', ' ', ''];
+  const ENV = '"id":"c","object":"chat.completion.chunk","created":1,"model":"m-é"';
+
+  function stream(rnd: () => number): Uint8Array[] {
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const text = () => pick(TEXTS);
+    const delta = () => pick([`{"content":"${text()}"}`, `{"content":"${text()}"}`, `{"reasoning_content":"${text()}"}`, '{"role":"assistant","content":""}']);
+    const chunk = (index = 0, finish = 'null') => `{${ENV},"choices":[{"index":${index},"delta":${delta()},"finish_reason":${finish}}]}`;
+    const kinds: (() => string)[] = [
+      ...Array.from({ length: 8 }, () => () => `data: ${chunk()}\n\n`),
+      () => `data: ${chunk(1)}\n\n`,
+      () => `data: ${chunk(0, '"stop"')}\n\n`,
+      () => `data: {"choices": [{"index": 0, "delta": {"content": "${text()}"}, "finish_reason": null}]}\n\n`,
+      () => `id: ${pick(['7', '8'])}\ndata: ${chunk()}\n\n`,
+      () => `event: note\ndata: ${chunk()}\n\n`,
+      () => `retry: 10\ndata: ${chunk()}\n\n`,
+      () => ': ping\n\n',
+      () => `id: ${pick(['7', '9'])}\n\n`,
+      // Mid-stream a BOM is not the stream's leading one: the line is an unknown field.
+      () => `\uFEFFdata: ${chunk()}\n\n`,
+      () => `data:${chunk()}\r\n\r\n`,
+      () => `data: ${chunk()}\r\r`,
+      () => `data: {${ENV},\ndata: "choices":[]}\n\n`,
+      () => 'data: not json\n\n',
+      () => 'data: {"usage":{"total_tokens":3}}\n\n',
+    ];
+    const out: Uint8Array[] = [];
+    const n = 5 + Math.floor(rnd() * 25);
+    for (let i = 0; i < n; i++) {
+      const bytes = encoder.encode(pick(kinds)());
+      // Now and then a byte that is not UTF-8 (a dangling lead byte) ends the chunk.
+      out.push(rnd() < 0.05 ? Uint8Array.from([...bytes, 0xe6]) : bytes);
+    }
+    if (rnd() < 0.7) out.push(encoder.encode('data: [DONE]\n\n'));
+    return out;
+  }
+
+  const CAPTURE = { maxChunks: 1 << 20, maxBytes: 1 << 30 };
+  // A stage that never changes anything: with it even a stream's first chunk may take the lane.
+  const unchanged: Stage = { process: () => null, canSkip: () => true, rewrite: () => null, finish: () => [] };
+  const makers = {
+    ...Object.fromEntries(Object.entries(configs).map(([name, p]) => [name, () => createParserStream(p, CAPTURE)])),
+    unchanged: () => new ParserStream({ pipeline: new Pipeline([unchanged]), capture: CAPTURE }),
+  };
+
+  /** Every event the client can read (name, id, data), what the record keeps of it, and the finish_reason. */
+  function through(make: () => ParserStream, pieces: readonly Uint8Array[]) {
+    const s = make();
+    const out: Uint8Array[] = [];
+    for (const piece of pieces) {
+      const bytes = s.push(piece);
+      if (bytes) out.push(bytes);
+    }
+    const rest = s.end();
+    if (rest) out.push(rest);
+    const events = (chunks: readonly Uint8Array[]) => {
+      const seen: string[] = [];
+      const parser = createSseParser({ onEvent: (ev) => seen.push(`${ev.event}|${ev.id ?? ''}|${ev.data}`) });
+      for (const c of chunks) parser.push(c);
+      parser.end();
+      return seen;
+    };
+    return { client: events(out), kept: events(s.parsed.chunks.map((c) => encoder.encode(c))), finish: s.finishReason };
+  }
+
+  it('for 400 generated streams under five parser configurations', () => {
+    for (let seed = 1; seed <= 400; seed++) {
+      const rnd = random(seed);
+      const events = stream(rnd);
+      // The same bytes with every event cut in two: no chunk can take the byte lane.
+      const cut = events.flatMap((e) => {
+        const k = 1 + Math.floor(rnd() * (e.length - 1));
+        return [e.subarray(0, k), e.subarray(k)];
+      });
+      for (const [name, make] of Object.entries(makers)) {
+        expect(through(make, events), `seed ${seed}, ${name}`).toEqual(through(make, cut));
+      }
+    }
+  });
+
+  it('takes the lane: an unchanged event goes out as the same bytes, a renamed one keeps every other byte', () => {
+    const s = createParserStream(configs.parse, null);
+    const ev = (content: string) => encoder.encode(`data: {${ENV}, "choices":[{"index":0,"delta":{"content":"${content}"},"finish_reason":null}]}\n\n`);
+    s.push(ev(''));
+    s.push(ev('<think>'));
+    // The space after the comma would not survive JSON: only the key was renamed, on the bytes.
+    expect(decoder.decode(s.push(ev('思考 🙂'))!)).toBe(`data: {${ENV}, "choices":[{"index":0,"delta":{"reasoning_content":"思考 🙂"},"finish_reason":null}]}\n\n`);
+    s.push(ev('</think>'));
+    s.push(ev('Hi'));
+    const plain = ev(' é');
+    expect(s.push(plain)).toBe(plain);
   });
 });

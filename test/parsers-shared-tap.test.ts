@@ -72,10 +72,26 @@ async function shared(
 const withParsers = (p: ParsersConfig) => (inspector: Inspector) =>
   createParserStream(p, null, inspector);
 
-/** Every split in two, one byte at a time, and whole. */
+/** Every split in two, one byte at a time, whole, and one event per chunk (the byte lane's case). */
 function splits(bytes: Uint8Array): Uint8Array[][] {
-  const out: Uint8Array[][] = [[bytes], [...bytes].map((b) => Uint8Array.of(b))];
+  const out: Uint8Array[][] = [[bytes], [...bytes].map((b) => Uint8Array.of(b)), eventChunks(bytes)];
   for (let k = 1; k < bytes.length; k++) out.push([bytes.subarray(0, k), bytes.subarray(k)]);
+  return out;
+}
+
+/** The bytes cut after each blank line (LF, CRLF or CR endings). */
+function eventChunks(bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let from = 0;
+  for (let i = 1; i < bytes.length; i++) {
+    const lf = bytes[i] === 10 && (bytes[i - 1] === 10 || (bytes[i - 1] === 13 && bytes[i - 2] === 10));
+    const cr = bytes[i] === 13 && bytes[i - 1] === 13 && bytes[i + 1] !== 10;
+    if (lf || cr) {
+      out.push(bytes.subarray(from, i + 1));
+      from = i + 1;
+    }
+  }
+  if (from < bytes.length) out.push(bytes.subarray(from));
   return out;
 }
 
@@ -118,7 +134,7 @@ describe('the SSE tap fed by the parser stream records what its own parser recor
     const long = `data: {"choices":[{"index":0,"delta":{"content":"${'x'.repeat(1024 * 1024)}"},"finish_reason":null}]}\n\n`;
     const sse = `data: {"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}\n\n${long}data: {"usage":{"total_tokens":3}}\n\ndata: [DONE]\n\n`;
     const bytes = encoder.encode(sse);
-    for (const pieces of [[bytes], [bytes.subarray(0, 100), bytes.subarray(100, 600_000), bytes.subarray(600_000)]]) {
+    for (const pieces of [[bytes], [bytes.subarray(0, 100), bytes.subarray(100, 600_000), bytes.subarray(600_000)], eventChunks(bytes)]) {
       const expected = await ownParser(pieces);
       expect(expected.overflows).toBe(1);
       expect((await shared(pieces, withParsers(PARSE))).state).toEqual(expected);
@@ -144,5 +160,26 @@ describe('the SSE tap fed by the parser stream records what its own parser recor
     // held, as when the relay catches a throwing transform).
     const { out } = await shared([bytes], throwingStream);
     expect(out).toEqual([bytes]);
+  });
+
+  it('a parser that throws on a later event: the byte lane hands that event to the full path, which handles it', async () => {
+    const lateThrow: Stage = {
+      process: () => null,
+      canSkip: (data) => {
+        if (data.includes('boom')) throw new Error('stage bug');
+        return true;
+      },
+      rewrite: () => null,
+      finish: () => [],
+    };
+    const stream = (inspector: Inspector) => new ParserStream({ pipeline: new Pipeline([lateThrow]), capture: null, inspector });
+    const ev = (content: string) => `data: {"choices":[{"index":0,"delta":{"content":"${content}"},"finish_reason":null}]}\n\n`;
+    const bytes = encoder.encode(['a', 'b', 'boom', 'c'].map(ev).join('') + 'data: {"usage":{"total_tokens":3}}\n\n');
+    for (const pieces of splits(bytes)) {
+      expect((await shared(pieces, stream)).state).toEqual(await ownParser(pieces));
+    }
+    // Every event alone: each goes out as it came, the one that threw and those after it too.
+    const events = eventChunks(bytes);
+    expect((await shared(events, stream)).out).toEqual(events);
   });
 });

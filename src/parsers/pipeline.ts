@@ -58,9 +58,6 @@ export function setContent(delta: Json, text: string): void {
   else delta.content = text;
 }
 
-// A choice other than the first, or a finish_reason: the slow path decides (see canSkip).
-const OTHER_CHOICE = /"index"\s*:\s*[1-9]/;
-const FINISH = /"finish_reason"\s*:\s*(?!null)/;
 
 /** The configured stages in order, with their per-stream state. */
 export class Pipeline {
@@ -71,8 +68,8 @@ export class Pipeline {
    * would change it) or a stage's textual rewrite. Null: take the slow path.
    */
   fastPath(data: string): string | null {
-    if (OTHER_CHOICE.test(data) || FINISH.test(data)) return null;
-    const mayHaveTag = data.includes('<') || hasEscapedLt(data);
+    if (otherChoiceOrFinish(data)) return null;
+    const mayHaveTag = data.includes('<') || (data.includes('\\') && hasEscapedLt(data));
     let skip = true;
     for (const stage of this.stages) {
       if (!stage.canSkip(data, mayHaveTag)) {
@@ -128,5 +125,42 @@ export function renameKey(data: string, from: string, to: string): string | null
 
 /** JSON may spell `<` as `\u003c` (Go and some Python servers do): such data takes the slow path. */
 export function hasEscapedLt(data: string): boolean {
-  return data.includes('\\u003c') || data.includes('\\u003C');
+  for (let i = data.indexOf('\\u003'); i >= 0; i = data.indexOf('\\u003', i + 5)) {
+    const c = data.charCodeAt(i + 5);
+    if (c === 99 || c === 67) return true; // c, C
+  }
+  return false;
+}
+
+/**
+ * A choice other than the first (`"index"` with a value starting 1-9) or a finish_reason that is
+ * not null: the slow path decides (see canSkip). Plain searches, not regular expressions: this
+ * runs on every event of a parsed stream. Inside a JSON string a quote is escaped, so `"index"`
+ * followed by a colon can only be a key.
+ */
+export function otherChoiceOrFinish(data: string): boolean {
+  for (let at = indexOfQuoted(data, 'index"'); at >= 0; at = indexOfQuoted(data, 'index"', at + 7)) {
+    const v = valueAt(data, at + 7);
+    if (v >= 0) {
+      const c = data.charCodeAt(v);
+      if (c >= 49 && c <= 57) return true;
+    }
+  }
+  for (let at = indexOfQuoted(data, 'finish_reason"'); at >= 0; at = indexOfQuoted(data, 'finish_reason"', at + 15)) {
+    const v = valueAt(data, at + 15);
+    if (v >= 0 && !data.startsWith('null', v)) return true;
+  }
+  return false;
+}
+
+/** Where the value after a key ending at `i` starts (JSON whitespace, a colon, whitespace), or -1. */
+function valueAt(data: string, i: number): number {
+  i = skipSpace(data, i);
+  if (data.charCodeAt(i) !== 58) return -1; // :
+  return skipSpace(data, i + 1);
+}
+
+function skipSpace(data: string, i: number): number {
+  for (let c = data.charCodeAt(i); c === 32 || c === 9 || c === 10 || c === 13; c = data.charCodeAt(++i));
+  return i;
 }

@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import type { ParsedResponse } from '../logging/types.ts';
-import { createSseParser, type SseEvent, type SseParser } from '../sse/parser.ts';
+import { createSseParser, DEFAULT_MAX_LINE_BYTES, type SseEvent, type SseParser } from '../sse/parser.ts';
 import type { SseEventFeed } from '../sse/tap.ts';
 import { isObj, type Json, type Pipeline } from './pipeline.ts';
 
@@ -36,8 +36,11 @@ export class ParserStream {
   private out = '';
   private lastId: string | undefined;
   private envelope: Json | null = null;
-  /** The last event's data when it skipped parsing: its envelope is parsed only if needed. */
-  private envelopeData: string | null = null;
+  /**
+   * The last event's data when it skipped parsing: its envelope is parsed only if needed. A chunk
+   * that took the byte lane (`wholeEvent`) is kept as it is and decoded only then.
+   */
+  private envelopeData: string | Uint8Array | null = null;
   /**
    * Data of the latest unchanged events (no event name, no new id, no retry) not yet written to
    * `out`: a chunk that goes out as its own bytes never builds their text.
@@ -64,8 +67,11 @@ export class ParserStream {
    */
   private raw: 'no' | 'rewrite failed' | 'sse failed' = 'no';
 
+  private readonly maxLineBytes: number;
+
   constructor(private readonly opts: ParserStreamOptions) {
     this.pipeline = opts.pipeline;
+    this.maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.inspector = opts.inspector?.feed ?? null;
     this.inspectAfter = opts.inspector?.after ?? 0;
     this.parser = createSseParser({
@@ -88,12 +94,17 @@ export class ParserStream {
     else this.inspecting = this.inspector !== null;
     if (this.raw === 'rewrite failed' && this.inspector !== null) this.parse(chunk);
     if (this.raw !== 'no') return this.rawChunk(chunk);
-    const wholeEvents = this.parser.atBoundary;
+    if (this.pendingCount === 0 && this.out === '' && !this.finalized && this.parser.idle && this.parser.started) {
+      const out = this.wholeEvent(chunk);
+      if (out !== null) return out;
+    }
+    // Idle, not just at a boundary: a chunk that ends with part of a character is not whole events.
+    const wholeEvents = this.parser.idle;
     this.changed = false;
     this.parse(chunk);
     if (this.raw !== 'no') return this.rawChunk(chunk);
     try {
-      if (wholeEvents && !this.changed && (this.pendingCount > 0 || this.out !== '') && this.parser.atBoundary) {
+      if (wholeEvents && !this.changed && (this.pendingCount > 0 || this.out !== '') && this.parser.idle) {
         // The chunk held whole events only, none of them changed: it is its own re-encoding.
         if (this.opts.capture) {
           this.flushPending();
@@ -118,6 +129,41 @@ export class ParserStream {
     this.parser.end();
     this.finalize();
     return this.take();
+  }
+
+  /**
+   * The byte lane, for the chunk most streams are made of: exactly one `data: {…}` line and its
+   * blank line, arriving while the SSE parse holds nothing. Its data is read as latin1, one char
+   * per byte: every test the fast path makes and every key a stage renames is ASCII, and no byte
+   * of a multi-byte UTF-8 character is, so the tests answer as on the UTF-8 text and the renamed
+   * text re-encodes to the exact bytes. The parser would only have dispatched this event, so it
+   * can skip it. Null: the chunk takes the full path (nothing here changed any state).
+   */
+  private wholeEvent(chunk: Uint8Array): Uint8Array | null {
+    const n = chunk.byteLength;
+    if (n < 10 || n > this.maxLineBytes || chunk[n - 1] !== LF || chunk[n - 2] !== LF) return null;
+    if (chunk[0] !== D || chunk[1] !== A || chunk[2] !== T || chunk[3] !== A || chunk[4] !== COLON || chunk[5] !== SPACE || chunk[6] !== BRACE) return null;
+    const id = this.parser.lastEventId;
+    if (id !== '' && id !== this.lastId) return null;
+    const bytes = asBuffer(chunk);
+    const data = bytes.toString('latin1', 6, n - 2);
+    if (data.includes('\n') || data.includes('\r')) return null;
+    let fast: string | null;
+    try {
+      fast = this.broken ? data : this.pipeline.fastPath(data);
+    } catch {
+      return null; // the full path meets the same throw and handles it (fastPath changes no state)
+    }
+    if (fast === null) return null;
+    const out = fast === data ? chunk : Buffer.from(`data: ${fast}\n\n`, 'latin1');
+    this.envelopeData = chunk;
+    if (this.inspecting) {
+      const ev: SseEvent = { event: 'message', data: bytes.toString('utf8', 6, n - 2) };
+      if (id !== '') ev.id = id;
+      this.inspector?.onEvent(ev);
+    }
+    if (this.opts.capture) this.capture(asBuffer(out).toString('utf8'));
+    return out;
   }
 
   /** Splits the chunk into events, rewritten unless `raw`. */
@@ -250,9 +296,11 @@ export class ParserStream {
   /** The last chunk's top-level fields minus its choices; usage is nulled so it is not counted twice. */
   private lastEnvelope(): Json {
     let last = this.envelope;
-    if (this.envelopeData !== null) {
+    const d = this.envelopeData;
+    if (d !== null) {
       try {
-        const parsed: unknown = JSON.parse(this.envelopeData);
+        // A chunk kept by the byte lane is one `data: ` line and its blank line.
+        const parsed: unknown = JSON.parse(typeof d === 'string' ? d : asBuffer(d).toString('utf8', 6, d.byteLength - 2));
         if (isObj(parsed)) last = parsed;
       } catch {
         // Not JSON: keep the last envelope that was.
@@ -280,10 +328,24 @@ export class ParserStream {
     if (ev.id !== undefined && ev.id !== this.lastId) {
       this.lastId = ev.id;
       text += `id: ${ev.id}\n`;
+      // The id may come from an earlier block (`id:` alone): the chunk's own bytes would lack it.
+      this.changed = true;
     }
     if (ev.retry !== undefined) text += `retry: ${ev.retry}\n`;
     this.out += text + frameData(data);
   }
+}
+
+const LF = 10;
+const SPACE = 32;
+const COLON = 58;
+const BRACE = 123;
+const D = 100;
+const A = 97;
+const T = 116;
+
+function asBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
 /** `data:` lines and the blank line that ends the event. */

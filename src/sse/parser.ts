@@ -40,6 +40,17 @@ export interface SseParser {
   end(): void;
   /** Between events: no partial line, no half-read event block (so the input so far ended with a whole event). */
   readonly atBoundary: boolean;
+  /**
+   * Between events with nothing held at all: no partial line or character, no CR waiting for its
+   * LF, not ended. The input so far is whole events, byte for byte (`atBoundary` allows the start
+   * of a character after the last event). Once `started`, a chunk of whole `data:` events that
+   * the caller reads itself may skip this parser: pushing it would change nothing but dispatch.
+   */
+  readonly idle: boolean;
+  /** Some text was read: a BOM now would be content, not the stream's leading one. */
+  readonly started: boolean;
+  /** The last event ID in force ('' when none), as the next event without an `id:` line gets it. */
+  readonly lastEventId: string;
 }
 
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
@@ -106,6 +117,8 @@ export function createSseParser(opts: SseParserOptions): SseParser {
   // ("One leading U+FEFF BYTE ORDER MARK character must be ignored") is stripped by hand.
   const decoder = new StringDecoder('utf8');
   let atStart = true;
+  // The last chunk ended with a byte over 0x7f, so the decoder may hold part of a character.
+  let mayHoldBytes = false;
 
   let partial: string[] = [];
   const lineBudget = new Utf8Budget(maxLine);
@@ -258,6 +271,7 @@ export function createSseParser(opts: SseParserOptions): SseParser {
 
   const push = (chunk: Uint8Array): void => {
     if (ended) return;
+    if (chunk.byteLength > 0) mayHoldBytes = chunk[chunk.byteLength - 1]! > 0x7f;
     let text = decoder.write(chunk);
     if (atStart && text.length > 0) {
       atStart = false;
@@ -320,6 +334,15 @@ export function createSseParser(opts: SseParserOptions): SseParser {
     end,
     get atBoundary() {
       return partial.length === 0 && !droppingLine && !skipLeadingLf && !hasData && !poisoned && eventType === '' && retry === undefined;
+    },
+    get idle() {
+      return !mayHoldBytes && !ended && this.atBoundary;
+    },
+    get started() {
+      return !atStart;
+    },
+    get lastEventId() {
+      return lastEventId;
     },
   };
 }
