@@ -49,7 +49,8 @@ interface Options {
 const USAGE = `usage: npm run bench -- [options]
   --quick              1 s warm-up + 3 s per row, 200 held streams: for a quick look
   --duration S         measured seconds per row (default 10; --quick: 3)
-  --warmup S           discarded warm-up seconds per row (default 3; --quick: 1)
+  --warmup S           discarded warm-up seconds per row (default 8; --quick: 1). Long enough for V8 to
+                       finish optimising: a logging proxy warms three isolates (main, files, SQLite)
   --rounds N           run every row N times, interleaved, and report each row's median (default 1)
   --scenarios LIST     scenario groups: ${GROUPS.join(', ')} (default all)
   --contenders LIST    ${CONTENDER_IDS.join(', ')} (default all)
@@ -108,7 +109,7 @@ function parseOptions(argv: string[]): Options | null {
   }
   return {
     durationS: num('duration', values.duration ?? (values.quick ? '3' : '10'), 1),
-    warmupS: num('warmup', values.warmup ?? (values.quick ? '1' : '3'), 0),
+    warmupS: num('warmup', values.warmup ?? (values.quick ? '1' : '8'), 0),
     rounds: Math.floor(num('rounds', values.rounds, 1)),
     groups: list('scenarios', values.scenarios, GROUPS),
     contenders: list('contenders', values.contenders, CONTENDER_IDS),

@@ -402,7 +402,10 @@ export function section(meta: RunMeta, results: readonly RowResult[]): string {
       'on demand into `.bench/peer/`, routed with `x-portkey-provider: openai` and `x-portkey-custom-host: <fake upstream>/v1`). ' +
       'Its `@hono/node-server` is pinned to 1.13.5 (npm `overrides`): with the 1.19.x its `^1.3.3` range resolves to, every ' +
       'streaming chat completion on Node fails with `TypeError: immutable` (Portkey-AI/gateway#1389, #1550).',
-    '- Each row: one request (or stream) is checked first, then a warm-up (discarded), then the measured run. Closed loop: ' +
+    '- Each row: one request (or stream) is checked first, then a warm-up (discarded), then the measured run. The warm-up ' +
+      'defaults to 8 s: sampled every 2 s, a default-logging proxy keeps V8\'s helper threads busy optimising (TurboFan, ' +
+      'three isolates: main, files, SQLite) for about 8 s after its first request, up to half a core on 2 cores, where a ' +
+      'sinks-off proxy settles in 2-3 s; a shorter warm-up charges that one-off work to the logging rows. Closed loop: ' +
       'every connection sends its next request when the previous one is answered, so at saturation mean latency ≈ ' +
       'connections ÷ req/s. req/s = 2xx responses ÷ wall time; latency percentiles are exact nearest-rank over every response.',
     `- Paced row (\`chat32r\`): open loop instead, ${PACED_RATE.toLocaleString('en-US')} requests a second evenly spaced (the due ones sent on ` +
