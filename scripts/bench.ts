@@ -191,8 +191,9 @@ async function main(): Promise<number> {
     progress,
   };
   // Every proxy child writes its logs (and SQLite database) under this one directory, deleted
-  // once at the end of the run rather than after each row: ext4 then skips each recently freed
-  // inode one by one (fs/ext4/ialloc.c, recently_deleted) when creating files, so deleting a
+  // once at the end of the run rather than after each row: ext4 without a journal (this VM's
+  // root) skips each inode freed in the last 1-6 minutes one by one when creating files
+  // (fs/ext4/ialloc.c, find_inode_bit / recently_deleted), so deleting a
   // row's ~100,000 request-log files charged the next rows several times the kernel time per
   // file for minutes (measured: 33 µs of system time per .json/.log pair on a quiet file system,
   // 160-1,000 µs right after a mass delete).

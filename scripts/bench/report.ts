@@ -429,8 +429,8 @@ export function section(meta: RunMeta, results: readonly RowResult[]): string {
       'being promoted). The peer runs as its package starts it.',
     '- Request-log files (the logging rows) go to a directory under the system temp dir that is deleted once, at the end of ' +
       'the run. Deleting a row\'s ~100,000 files right after it made the next rows\' file creation several times dearer in the ' +
-      'kernel for minutes (ext4 steps over each recently freed inode when it allocates one: `recently_deleted` in ' +
-      'fs/ext4/ialloc.c); measured here, a `.json` + `.log` pair costs about 33 µs of system time on a quiet file system and ' +
+      'kernel for minutes (ext4 without a journal, as on this VM, steps over each inode freed in the last 1-6 minutes when it ' +
+      'allocates one: `find_inode_bit` / `recently_deleted` in fs/ext4/ialloc.c; a journalled ext4 skips that check); measured here, a `.json` + `.log` pair costs about 33 µs of system time on a quiet file system and ' +
       '160-1,000 µs right after a mass delete. So wait a few minutes after deleting many files (an earlier run\'s included) ' +
       'before measuring the logging rows.',
     '- A row is **INVALID** (struck-through figure, no ratios, its targets fail) when any request errored, timed out, answered ' +
