@@ -58,7 +58,6 @@ export function setContent(delta: Json, text: string): void {
   else delta.content = text;
 }
 
-
 /** The configured stages in order, with their per-stream state. */
 export class Pipeline {
   constructor(private readonly stages: readonly Stage[]) {}
