@@ -334,7 +334,7 @@ describe('the byte lane: a chunk of one whole `data:` event gives what the full 
     }
   });
 
-  it('takes the lane: an unchanged event goes out as the same bytes, a renamed one keeps every other byte', () => {
+  it('one event per chunk: an unchanged event goes out as the same bytes, a renamed one keeps every other byte, UTF-8 included', () => {
     const s = createParserStream(configs.parse, null);
     const ev = (content: string) => encoder.encode(`data: {${ENV}, "choices":[{"index":0,"delta":{"content":"${content}"},"finish_reason":null}]}\n\n`);
     s.push(ev(''));
