@@ -110,178 +110,86 @@ class Utf8Budget {
 }
 
 export function createSseParser(opts: SseParserOptions): SseParser {
-  const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-  const maxEvent = opts.maxEventBytes ?? maxLine;
+  return new Parser(opts);
+}
+
+/**
+ * A class rather than closures: one is made per streamed request (by the first-event check, the
+ * tap and the response parsers), and under tsx each named closure costs a `__name` call, an
+ * Object.defineProperty, every time it is made.
+ */
+class Parser implements SseParser {
+  private readonly dispatchIncompleteAtEnd: boolean;
+  private readonly maxLine: number;
   // UTF-8 with replacement characters, as the spec asks. node's StringDecoder rather than TextDecoder: several
   // times cheaper per chunk (this runs on every forwarded chunk); the one leading BOM the spec says to ignore
   // ("One leading U+FEFF BYTE ORDER MARK character must be ignored") is stripped by hand.
-  const decoder = new StringDecoder('utf8');
-  let atStart = true;
+  private readonly decoder = new StringDecoder('utf8');
+  private atStart = true;
   // The last chunk ended with a byte over 0x7f, so the decoder may hold part of a character.
-  let mayHoldBytes = false;
+  private mayHoldBytes = false;
 
-  let partial: string[] = [];
-  const lineBudget = new Utf8Budget(maxLine);
-  let droppingLine = false;
+  private partial: string[] = [];
+  private readonly lineBudget: Utf8Budget;
+  private droppingLine = false;
   // A CR ending one chunk and an LF starting the next are one line ending (spec: "end-of-line = CRLF / CR / LF").
-  let skipLeadingLf = false;
+  private skipLeadingLf = false;
 
-  let eventType = '';
-  let data = '';
-  let hasData = false;
-  const dataBudget = new Utf8Budget(maxEvent);
-  let lastEventId = '';
-  let retry: number | undefined;
+  private eventType = '';
+  private data = '';
+  private hasData = false;
+  private readonly dataBudget: Utf8Budget;
+  private lastId = '';
+  private retry: number | undefined = undefined;
   // Set when a line or the data of the current block overflowed: the block is dropped at its blank line, because
   // dispatching it without the lost line could hand on a valid-looking but wrong event.
-  let poisoned = false;
-  let ended = false;
+  private poisoned = false;
+  private ended = false;
 
-  const resetBlock = (): void => {
-    eventType = '';
-    data = '';
-    hasData = false;
-    dataBudget.reset();
-    retry = undefined;
-    poisoned = false;
-  };
+  constructor(private readonly opts: SseParserOptions) {
+    this.dispatchIncompleteAtEnd = opts.dispatchIncompleteAtEnd === true;
+    this.maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+    this.lineBudget = new Utf8Budget(this.maxLine);
+    this.dataBudget = new Utf8Budget(opts.maxEventBytes ?? this.maxLine);
+  }
 
-  const dispatch = (): void => {
-    // Spec: an empty data buffer dispatches nothing, but the event type buffer is still reset.
-    if (poisoned || !hasData) {
-      resetBlock();
-      return;
-    }
-    const ev: SseEvent = { event: eventType === '' ? 'message' : eventType, data };
-    if (lastEventId !== '') ev.id = lastEventId;
-    if (retry !== undefined) ev.retry = retry;
-    resetBlock();
-    opts.onEvent(ev);
-  };
+  get atBoundary(): boolean {
+    return (
+      this.partial.length === 0 &&
+      !this.droppingLine &&
+      !this.skipLeadingLf &&
+      !this.hasData &&
+      !this.poisoned &&
+      this.eventType === '' &&
+      this.retry === undefined
+    );
+  }
 
-  /**
-   * The line `text[start, end)`, read without slicing it: known field names are at most 5
-   * characters, so only a colon among the first 6 can start a field we keep (a longer name, with
-   * or without a colon, is an unknown field and ignored). Only the value is sliced.
-   */
-  const processLine = (text: string, start: number, end: number): void => {
-    const len = end - start;
-    if (len === 0) {
-      dispatch();
-      return;
-    }
-    const head = Math.min(len, 6);
-    let colon = -1;
-    for (let i = 0; i < head; i++) {
-      if (text.charCodeAt(start + i) === COLON) {
-        colon = i;
-        break;
-      }
-    }
-    if (colon === 0) {
-      opts.onComment?.(text.slice(start + 1, end));
-      return;
-    }
-    // The field name's length; with no colon the whole line is the name and the value is empty.
-    const nameLen = colon < 0 ? len : colon;
-    if (nameLen > 5) return; // unknown field
-    let value = '';
-    if (colon > 0) {
-      const from = text.charCodeAt(start + colon + 1) === SPACE && colon + 1 < len ? start + colon + 2 : start + colon + 1;
-      value = from < end ? text.slice(from, end) : '';
-    }
-    switch (fieldAt(text, start, nameLen)) {
-      case DATA: {
-        if (poisoned) return;
-        const sep = hasData ? '\n' : '';
-        if (!dataBudget.add(sep + value, () => Buffer.byteLength(data, 'utf8'))) {
-          poisoned = true;
-          opts.onOverflow?.();
-          return;
-        }
-        data = hasData ? data + '\n' + value : value;
-        hasData = true;
-        return;
-      }
-      case EVENT:
-        eventType = value;
-        return;
-      case ID:
-        if (!value.includes('\0')) lastEventId = value;
-        return;
-      case RETRY:
-        if (/^[0-9]+$/.test(value)) retry = parseInt(value, 10);
-        return;
-      default:
-        return; // unknown fields are ignored
-    }
-  };
+  get idle(): boolean {
+    return !this.mayHoldBytes && !this.ended && this.atBoundary;
+  }
 
-  /** A full line whose start may sit in `partial` from earlier chunks. */
-  const completeLine = (text: string, start: number, end: number): void => {
-    if (droppingLine) {
-      droppingLine = false;
-      return;
-    }
-    if (partial.length === 0) {
-      if ((end - start) * 3 > maxLine && Buffer.byteLength(text.slice(start, end), 'utf8') > maxLine) {
-        lineOverflow(text.slice(start, end));
-        return;
-      }
-      processLine(text, start, end);
-      return;
-    }
-    const rest = text.slice(start, end);
-    const ok = lineBudget.add(rest, sumPartialBytes);
-    const first = partial[0] ?? '';
-    if (ok) partial.push(rest);
-    const line = ok ? partial.join('') : '';
-    partial = [];
-    lineBudget.reset();
-    if (!ok) {
-      lineOverflow(first);
-      return;
-    }
-    processLine(line, 0, line.length);
-  };
+  get started(): boolean {
+    return !this.atStart;
+  }
 
-  const sumPartialBytes = (): number => {
-    let n = 0;
-    for (const p of partial) n += Buffer.byteLength(p, 'utf8');
-    return n;
-  };
+  get lastEventId(): string {
+    return this.lastId;
+  }
 
-  const lineOverflow = (lineStart: string): void => {
-    // An over-long comment (padding) belongs to no event, so only a field line poisons its block.
-    if (lineStart.charCodeAt(0) !== COLON) poisoned = true;
-    opts.onOverflow?.();
-  };
-
-  const keepTail = (tail: string): void => {
-    if (droppingLine) return;
-    if (lineBudget.add(tail, sumPartialBytes)) {
-      partial.push(tail);
-      return;
-    }
-    lineOverflow(partial[0] ?? tail);
-    partial = [];
-    lineBudget.reset();
-    droppingLine = true;
-  };
-
-  const push = (chunk: Uint8Array): void => {
-    if (ended) return;
-    if (chunk.byteLength > 0) mayHoldBytes = chunk[chunk.byteLength - 1]! > 0x7f;
-    let text = decoder.write(chunk);
-    if (atStart && text.length > 0) {
-      atStart = false;
+  push(chunk: Uint8Array): void {
+    if (this.ended) return;
+    if (chunk.byteLength > 0) this.mayHoldBytes = chunk[chunk.byteLength - 1]! > 0x7f;
+    let text = this.decoder.write(chunk);
+    if (this.atStart && text.length > 0) {
+      this.atStart = false;
       if (text.charCodeAt(0) === BOM) text = text.slice(1);
     }
     const len = text.length;
     if (len === 0) return; // e.g. only part of a multi-byte character: keep skipLeadingLf for the next chunk
     let pos = 0;
-    if (skipLeadingLf) {
-      skipLeadingLf = false;
+    if (this.skipLeadingLf) {
+      this.skipLeadingLf = false;
       if (text.charCodeAt(0) === LF) pos = 1;
     }
     // Next CR / LF positions are cached; -1 stays valid for the rest of this chunk.
@@ -298,7 +206,7 @@ export function createSseParser(opts: SseParserOptions): SseParser {
         end = cr;
         if (cr + 1 === len) {
           next = len;
-          skipLeadingLf = true;
+          this.skipLeadingLf = true;
         } else if (text.charCodeAt(cr + 1) === LF) {
           next = cr + 2;
           lf = text.indexOf('\n', next);
@@ -307,42 +215,157 @@ export function createSseParser(opts: SseParserOptions): SseParser {
         }
         cr = text.indexOf('\r', next);
       }
-      completeLine(text, pos, end);
+      this.completeLine(text, pos, end);
       pos = next;
     }
-    if (pos < len) keepTail(pos === 0 ? text : text.slice(pos));
-  };
+    if (pos < len) this.keepTail(pos === 0 ? text : text.slice(pos));
+  }
 
-  const end = (): void => {
-    if (ended) return;
-    ended = true;
-    let tail = decoder.end(); // release any held partial character
-    if (atStart && tail.charCodeAt(0) === BOM) tail = tail.slice(1);
-    if (opts.dispatchIncompleteAtEnd) {
-      if (!droppingLine && (partial.length > 0 || tail !== '')) {
-        const line = partial.join('') + tail;
-        processLine(line, 0, line.length);
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    let tail = this.decoder.end(); // release any held partial character
+    if (this.atStart && tail.charCodeAt(0) === BOM) tail = tail.slice(1);
+    if (this.dispatchIncompleteAtEnd) {
+      if (!this.droppingLine && (this.partial.length > 0 || tail !== '')) {
+        const line = this.partial.join('') + tail;
+        this.processLine(line, 0, line.length);
       }
-      dispatch();
+      this.dispatch();
     }
-    partial = [];
-    resetBlock();
-  };
+    this.partial = [];
+    this.resetBlock();
+  }
 
-  return {
-    push,
-    end,
-    get atBoundary() {
-      return partial.length === 0 && !droppingLine && !skipLeadingLf && !hasData && !poisoned && eventType === '' && retry === undefined;
-    },
-    get idle() {
-      return !mayHoldBytes && !ended && this.atBoundary;
-    },
-    get started() {
-      return !atStart;
-    },
-    get lastEventId() {
-      return lastEventId;
-    },
-  };
+  private resetBlock(): void {
+    this.eventType = '';
+    this.data = '';
+    this.hasData = false;
+    this.dataBudget.reset();
+    this.retry = undefined;
+    this.poisoned = false;
+  }
+
+  private dispatch(): void {
+    // Spec: an empty data buffer dispatches nothing, but the event type buffer is still reset.
+    if (this.poisoned || !this.hasData) {
+      this.resetBlock();
+      return;
+    }
+    const ev: SseEvent = { event: this.eventType === '' ? 'message' : this.eventType, data: this.data };
+    if (this.lastId !== '') ev.id = this.lastId;
+    if (this.retry !== undefined) ev.retry = this.retry;
+    this.resetBlock();
+    this.opts.onEvent(ev);
+  }
+
+  /**
+   * The line `text[start, end)`, read without slicing it: known field names are at most 5
+   * characters, so only a colon among the first 6 can start a field we keep (a longer name, with
+   * or without a colon, is an unknown field and ignored). Only the value is sliced.
+   */
+  private processLine(text: string, start: number, end: number): void {
+    const len = end - start;
+    if (len === 0) {
+      this.dispatch();
+      return;
+    }
+    const head = Math.min(len, 6);
+    let colon = -1;
+    for (let i = 0; i < head; i++) {
+      if (text.charCodeAt(start + i) === COLON) {
+        colon = i;
+        break;
+      }
+    }
+    if (colon === 0) {
+      this.opts.onComment?.(text.slice(start + 1, end));
+      return;
+    }
+    // The field name's length; with no colon the whole line is the name and the value is empty.
+    const nameLen = colon < 0 ? len : colon;
+    if (nameLen > 5) return; // unknown field
+    let value = '';
+    if (colon > 0) {
+      const from = text.charCodeAt(start + colon + 1) === SPACE && colon + 1 < len ? start + colon + 2 : start + colon + 1;
+      value = from < end ? text.slice(from, end) : '';
+    }
+    switch (fieldAt(text, start, nameLen)) {
+      case DATA: {
+        if (this.poisoned) return;
+        const sep = this.hasData ? '\n' : '';
+        if (!this.dataBudget.add(sep + value, () => Buffer.byteLength(this.data, 'utf8'))) {
+          this.poisoned = true;
+          this.opts.onOverflow?.();
+          return;
+        }
+        this.data = this.hasData ? this.data + '\n' + value : value;
+        this.hasData = true;
+        return;
+      }
+      case EVENT:
+        this.eventType = value;
+        return;
+      case ID:
+        if (!value.includes('\0')) this.lastId = value;
+        return;
+      case RETRY:
+        if (/^[0-9]+$/.test(value)) this.retry = parseInt(value, 10);
+        return;
+      default:
+        return; // unknown fields are ignored
+    }
+  }
+
+  /** A full line whose start may sit in `partial` from earlier chunks. */
+  private completeLine(text: string, start: number, end: number): void {
+    if (this.droppingLine) {
+      this.droppingLine = false;
+      return;
+    }
+    if (this.partial.length === 0) {
+      if ((end - start) * 3 > this.maxLine && Buffer.byteLength(text.slice(start, end), 'utf8') > this.maxLine) {
+        this.lineOverflow(text.slice(start, end));
+        return;
+      }
+      this.processLine(text, start, end);
+      return;
+    }
+    const rest = text.slice(start, end);
+    const ok = this.lineBudget.add(rest, () => this.sumPartialBytes());
+    const first = this.partial[0] ?? '';
+    if (ok) this.partial.push(rest);
+    const line = ok ? this.partial.join('') : '';
+    this.partial = [];
+    this.lineBudget.reset();
+    if (!ok) {
+      this.lineOverflow(first);
+      return;
+    }
+    this.processLine(line, 0, line.length);
+  }
+
+  private sumPartialBytes(): number {
+    let n = 0;
+    for (const p of this.partial) n += Buffer.byteLength(p, 'utf8');
+    return n;
+  }
+
+  private lineOverflow(lineStart: string): void {
+    // An over-long comment (padding) belongs to no event, so only a field line poisons its block.
+    if (lineStart.charCodeAt(0) !== COLON) this.poisoned = true;
+    this.opts.onOverflow?.();
+  }
+
+  private keepTail(tail: string): void {
+    if (this.droppingLine) return;
+    if (this.lineBudget.add(tail, () => this.sumPartialBytes())) {
+      this.partial.push(tail);
+      return;
+    }
+    this.lineOverflow(this.partial[0] ?? tail);
+    this.partial = [];
+    this.lineBudget.reset();
+    this.droppingLine = true;
+  }
 }
