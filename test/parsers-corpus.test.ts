@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createParserStream, rewriteBody } from '../src/parsers/config.ts';
 import type { ParsersConfig } from '../src/config/types.ts';
 import {
@@ -253,17 +253,23 @@ describe('the byte lane: a chunk of one whole `data:` event gives what the full 
     toContent: parsersFrom({ response: ['swap_reasoning_content'], swap_reasoning_content: { mode: 'reasoning_to_content' } }),
     both: parsersFrom({ response: ['parse_unparsed', 'swap_reasoning_content'] }),
   };
-  // JSON string bodies: tags whole and cut, UTF-8 of 2-4 bytes, escapes (an escaped `<`, a quote, a trailing backslash).
-  const TEXTS = [' word', 'a', '思考', '🙂', 'é', '<think>', '</think>', '<thi', 'nk>', '</th', '<tool_call>f<arg_key>k</arg_key><arg_value>v</arg_value></tool_call>', 'x\\u003cthink>', '\\n\\n', 'q\\"uote', 'back\\\\', ' ', ''];
+  // JSON string bodies: tags whole and cut, UTF-8 of 2-4 bytes, escapes (an escaped `<`, a quote, a
+  // trailing backslash), and texts that spell the keys the fast path searches for.
+  const TEXTS = [' word', 'a', '思考', '🙂', 'é', '<think>', '</think>', '<thi', 'nk>', '</th', '<tool_call>f<arg_key>k</arg_key><arg_value>v</arg_value></tool_call>', 'x\\u003cthink>', '\\n\\n', 'q\\"uote', 'back\\\\', ' ', '', 'content', 'reasoning_content', 'tool_calls', 'finish_reason', ':', ' x"'];
   const ENV = '"id":"c","object":"chat.completion.chunk","created":1,"model":"m-é"';
+  // A second envelope: a chunk of another shape (see EventShape) among those of the first.
+  const ENV2 = '"id":"c","object":"chat.completion.chunk","created":2,"model":"m-é"';
+  const ENV_SPACED = '"id": "c", "object": "chat.completion.chunk", "created": 3, "model": "m-é"';
 
   function stream(rnd: () => number): Uint8Array[] {
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
     const text = () => pick(TEXTS);
     const delta = () => pick([`{"content":"${text()}"}`, `{"content":"${text()}"}`, `{"reasoning_content":"${text()}"}`, '{"role":"assistant","content":""}']);
-    const chunk = (index = 0, finish = 'null') => `{${ENV},"choices":[{"index":${index},"delta":${delta()},"finish_reason":${finish}}]}`;
+    const chunk = (index = 0, finish = 'null', env = ENV) => `{${env},"choices":[{"index":${index},"delta":${delta()},"finish_reason":${finish}}]}`;
     const kinds: (() => string)[] = [
       ...Array.from({ length: 8 }, () => () => `data: ${chunk()}\n\n`),
+      () => `data: ${chunk(0, 'null', ENV2)}\n\n`,
+      () => `data: {${ENV},"choices":[{"index":0,"delta":{"content":"${text()}"},"finish_reason":null}],"obfuscation":"${pick(['a', 'bc'])}"}\n\n`,
       () => `data: ${chunk(1)}\n\n`,
       () => `data: ${chunk(0, '"stop"')}\n\n`,
       () => `data: {"choices": [{"index": 0, "delta": {"content": "${text()}"}, "finish_reason": null}]}\n\n`,
@@ -275,12 +281,14 @@ describe('the byte lane: a chunk of one whole `data:` event gives what the full 
       // Mid-stream a BOM is not the stream's leading one: the line is an unknown field.
       () => `\uFEFFdata: ${chunk()}\n\n`,
       () => `data:${chunk()}\r\n\r\n`,
+      () => `data:${chunk()}\n\n`,
       () => `data: ${chunk()}\r\r`,
       () => `data: {${ENV},\ndata: "choices":[]}\n\n`,
       () => 'data: not json\n\n',
       () => 'data: {"usage":{"total_tokens":3}}\n\n',
     ];
-    const out: Uint8Array[] = [];
+    // Now and then an empty read first: the SSE parse has then not started, a BOM would still be the leading one.
+    const out: Uint8Array[] = rnd() < 0.2 ? [new Uint8Array(0)] : [];
     const n = 5 + Math.floor(rnd() * 25);
     for (let i = 0; i < n; i++) {
       const bytes = encoder.encode(pick(kinds)());
@@ -319,6 +327,7 @@ describe('the byte lane: a chunk of one whole `data:` event gives what the full 
     return { client: events(out), kept: events(s.parsed.chunks.map((c) => encoder.encode(c))), finish: s.finishReason };
   }
 
+  afterAll(() => console.log('SHAPE', JSON.stringify((globalThis as any).__sh)));
   it('for 400 generated streams under five parser configurations', () => {
     for (let seed = 1; seed <= 400; seed++) {
       const rnd = random(seed);
@@ -328,8 +337,69 @@ describe('the byte lane: a chunk of one whole `data:` event gives what the full 
         const k = 1 + Math.floor(rnd() * (e.length - 1));
         return [e.subarray(0, k), e.subarray(k)];
       });
+      // And with one to four whole events per chunk, as writes that arrive in one read.
+      const grouped: Uint8Array[] = [];
+      for (let i = 0; i < events.length; ) {
+        const k = 1 + Math.floor(rnd() * 4);
+        grouped.push(Buffer.concat(events.slice(i, i + k)));
+        i += k;
+      }
       for (const [name, make] of Object.entries(makers)) {
-        expect(through(make, events), `seed ${seed}, ${name}`).toEqual(through(make, cut));
+        const expected = through(make, cut);
+        expect(through(make, events), `seed ${seed}, ${name}, one event per chunk`).toEqual(expected);
+        expect(through(make, grouped), `seed ${seed}, ${name}, events grouped`).toEqual(expected);
+      }
+    }
+  });
+
+  /** A token stream as upstreams send them: one envelope, runs of content or reasoning deltas, now and then a tag. */
+  function tokenStream(rnd: () => number): Uint8Array[] {
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    // Raw control bytes are not JSON, and a raw line break even cuts the SSE line: both must go the full way.
+    const WORDS = [' the', ' answer', 'é', ' 思考', ' 🙂', '.', ',', ' 42', 'Hello', '', 'tab\tbed', 'line\nbreak'];
+    const text = () => (rnd() < 0.85 ? pick(WORDS) : pick(TEXTS));
+    // Python's json.dumps puts a space after each colon and comma: re-serialised JSON would not keep it.
+    const env = () => pick([ENV, ENV, ENV, ENV2, ENV_SPACED]);
+    const ev = (delta: string, finish = 'null', e = ENV) => `data: {${e},"choices":[{"index":0,"delta":${delta},"finish_reason":${finish}}],"usage":null}\n\n`;
+    const out = [ev('{"role":"assistant","content":""}')];
+    const runs = 1 + Math.floor(rnd() * 6);
+    for (let r = 0; r < runs; r++) {
+      const key = pick(['content', 'content', 'reasoning_content']);
+      const e = env();
+      const n = 1 + Math.floor(rnd() * 20);
+      for (let i = 0; i < n; i++) {
+        out.push(ev(`{"${key}":"${text()}"}`, 'null', e));
+        // An id for the events from here on, in a block of its own: the next event must carry it.
+        if (rnd() < 0.02) out.push(`id: ${pick(['7', '8'])}\n\n`);
+      }
+    }
+    // The last token and the finish_reason in one event: the same head as a token's, another tail.
+    if (rnd() < 0.8) out.push(ev(rnd() < 0.5 ? '{}' : `{"content":"${pick(WORDS)}"}`, pick(['"stop"', '"length"']), env()));
+    if (rnd() < 0.5) out.push(`data: {${ENV},"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":9,"total_tokens":12}}\n\n`);
+    if (rnd() < 0.8) out.push('data: [DONE]\n\n');
+    // Some upstreams go on after [DONE]: what follows is relayed, not parsed.
+    if (rnd() < 0.1) out.push(ev('{"content":" late"}'), ev('{"content":" later"}'));
+    return out.map((e) => encoder.encode(e));
+  }
+
+  it('for 300 generated token streams, one event per chunk and several, under five parser configurations', () => {
+    for (let seed = 1; seed <= 300; seed++) {
+      const rnd = random(seed * 7919);
+      const events = tokenStream(rnd);
+      const cut = events.flatMap((e) => {
+        const k = 1 + Math.floor(rnd() * (e.length - 1));
+        return [e.subarray(0, k), e.subarray(k)];
+      });
+      const grouped: Uint8Array[] = [];
+      for (let i = 0; i < events.length; ) {
+        const k = rnd() < 0.5 ? 1 : 2 + Math.floor(rnd() * 3);
+        grouped.push(Buffer.concat(events.slice(i, i + k)));
+        i += k;
+      }
+      for (const [name, make] of Object.entries(makers)) {
+        const expected = through(make, cut);
+        expect(through(make, events), `seed ${seed}, ${name}, one event per chunk`).toEqual(expected);
+        expect(through(make, grouped), `seed ${seed}, ${name}, events grouped`).toEqual(expected);
       }
     }
   });

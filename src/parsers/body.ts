@@ -29,7 +29,7 @@ export function rewriteCompletion(pipeline: Pipeline, body: Json): boolean {
 
   const originals = targets.map(({ message }) => ({ content: message.content, reasoning: message.reasoning_content }));
   const chunk: Json = { choices: deltas };
-  const out = [...pipeline.run(chunk), ...pipeline.finish({})];
+  const out = [...pipeline.run(chunk), ...pipeline.finish(() => ({}))];
   const folded = fold(out);
 
   targets.forEach(({ choice, message, index, hadTools }, i) => {

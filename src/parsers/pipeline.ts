@@ -60,6 +60,12 @@ export function setContent(delta: Json, text: string): void {
 
 /** The configured stages in order, with their per-stream state. */
 export class Pipeline {
+  /**
+   * Counts the calls that may change a stage's state (`run`, `finish`): what `fastPath` says of
+   * an event holds while this stays the same (`fastPath`, `canSkip` and `rewrite` change nothing).
+   */
+  epoch = 0;
+
   constructor(private readonly stages: readonly Stage[]) {}
 
   /**
@@ -82,6 +88,7 @@ export class Pipeline {
 
   /** One upstream chunk in; it (rewritten) and any chunks a stage put before it out, in order. */
   run(chunk: Json, from = 0): Json[] {
+    this.epoch++;
     let chunks = [chunk];
     for (let i = from; i < this.stages.length; i++) {
       const stage = this.stages[i]!;
@@ -97,12 +104,18 @@ export class Pipeline {
     return chunks;
   }
 
-  /** End of stream: each stage's leftovers, wrapped in `envelope`, go through the stages after it. */
-  finish(envelope: Json): Json[] {
+  /**
+   * End of stream: each stage's leftovers, wrapped in the envelope, go through the stages after
+   * it. The envelope is only asked for when there are leftovers (it may take a JSON.parse).
+   */
+  finish(envelope: () => Json): Json[] {
+    this.epoch++;
     const out: Json[] = [];
+    let env: Json | null = null;
     this.stages.forEach((stage, i) => {
       for (const { index, delta } of stage.finish()) {
-        out.push(...this.run({ ...envelope, choices: [{ index, delta, finish_reason: null }] }, i + 1));
+        env ??= envelope();
+        out.push(...this.run({ ...env, choices: [{ index, delta, finish_reason: null }] }, i + 1));
       }
     });
     return out;

@@ -3,6 +3,7 @@ import type { ParsedResponse } from '../logging/types.ts';
 import { createSseParser, DEFAULT_MAX_LINE_BYTES, type SseEvent, type SseParser } from '../sse/parser.ts';
 import type { SseEventFeed } from '../sse/tap.ts';
 import { isObj, type Json, type Pipeline } from './pipeline.ts';
+import { EventShape } from './shape.ts';
 
 export interface ParserStreamOptions {
   pipeline: Pipeline;
@@ -68,6 +69,23 @@ export class ParserStream {
   private raw: 'no' | 'rewrite failed' | 'sse failed' = 'no';
 
   private readonly maxLineBytes: number;
+  /** The last lane chunk's shape: a chunk of the same shape reuses its verdict (see EventShape). */
+  private shape: EventShape | null = null;
+  /**
+   * Lane chunks in a row that did not fit the shape: an upstream whose every chunk differs
+   * besides its text (a per-chunk field) stops paying for compares and learning.
+   */
+  private shapeMisses = 0;
+  /**
+   * The SSE parse holds nothing and has started (a BOM now would be content): a chunk may take
+   * the lanes. Set after each parse, the only thing that changes it. (Events after `[DONE]` take
+   * the lanes too: they meet the same fast path as in the full path.)
+   */
+  private laneReady = false;
+  /** The parser's last event id, as of the last parse. */
+  private laneId = '';
+  /** Where each event of a chunk read by `dataEvents` ends (its line's LF). */
+  private readonly eventEnds: number[] = [];
 
   constructor(private readonly opts: ParserStreamOptions) {
     this.pipeline = opts.pipeline;
@@ -94,14 +112,15 @@ export class ParserStream {
     else this.inspecting = this.inspector !== null;
     if (this.raw === 'rewrite failed' && this.inspector !== null) this.parse(chunk);
     if (this.raw !== 'no') return this.rawChunk(chunk);
-    if (this.pendingCount === 0 && this.out === '' && !this.finalized && this.parser.idle && this.parser.started) {
-      const out = this.wholeEvent(chunk);
+    const lane = this.laneReady && this.pendingCount === 0 && this.out === '';
+    if (lane) {
+      const out = this.shaped(chunk) ?? this.wholeEvent(chunk);
       if (out !== null) return out;
     }
     // Idle, not just at a boundary: a chunk that ends with part of a character is not whole events.
-    const wholeEvents = this.parser.idle;
+    const wholeEvents = lane || this.parser.idle;
     this.changed = false;
-    this.parse(chunk);
+    if (!lane || !this.dataEvents(chunk)) this.parse(chunk);
     if (this.raw !== 'no') return this.rawChunk(chunk);
     try {
       if (wholeEvents && !this.changed && (this.pendingCount > 0 || this.out !== '') && this.parser.idle) {
@@ -143,7 +162,7 @@ export class ParserStream {
     const n = chunk.byteLength;
     if (n < 10 || n > this.maxLineBytes || chunk[n - 1] !== LF || chunk[n - 2] !== LF) return null;
     if (chunk[0] !== D || chunk[1] !== A || chunk[2] !== T || chunk[3] !== A || chunk[4] !== COLON || chunk[5] !== SPACE || chunk[6] !== BRACE) return null;
-    const id = this.parser.lastEventId;
+    const id = this.laneId;
     if (id !== '' && id !== this.lastId) return null;
     const bytes = asBuffer(chunk);
     const data = bytes.toString('latin1', 6, n - 2);
@@ -156,6 +175,12 @@ export class ParserStream {
     }
     if (fast === null) return null;
     const out = fast === data ? chunk : Buffer.from(`data: ${fast}\n\n`, 'latin1');
+    // The shape, if any, did not fit this chunk (or the state moved on): learn this one's. A
+    // chunk without a plain text (an escape, a tool call) leaves the last shape for the next.
+    if (this.shapeMisses < MAX_SHAPE_MISSES) {
+      const learned = EventShape.learn(chunk, data, fast, this.pipeline.epoch);
+      if (learned !== null) this.shape = learned;
+    }
     this.envelopeData = chunk;
     if (this.inspecting) {
       const ev: SseEvent = { event: 'message', data: bytes.toString('utf8', 6, n - 2) };
@@ -164,6 +189,73 @@ export class ParserStream {
     }
     if (this.opts.capture) this.capture(asBuffer(out).toString('utf8'));
     return out;
+  }
+
+  /**
+   * A chunk of one or more events of the last lane chunk's shape, while the stages' state is the
+   * same: the fast path's verdict is the last one's (see EventShape), so the chunk is only
+   * compared, not read. The SSE parse would only have dispatched these events.
+   */
+  private shaped(chunk: Uint8Array): Uint8Array | null {
+    const shape = this.shape;
+    if (shape === null || shape.epoch !== this.pipeline.epoch || this.broken || this.shapeMisses >= MAX_SHAPE_MISSES) return null;
+    const id = this.laneId;
+    if (id !== '' && id !== this.lastId) return null;
+    const out = shape.apply(chunk);
+    if (out === null) {
+      this.shapeMisses++;
+      return null;
+    }
+    this.shapeMisses = 0;
+    const events = shape.events;
+    const lastStart = shape.starts[events - 1]!;
+    this.envelopeData = lastStart === 0 ? chunk : chunk.subarray(lastStart);
+    if (this.inspecting) {
+      const bytes = asBuffer(chunk);
+      for (let e = 0; e < events; e++) {
+        const end = e + 1 < events ? shape.starts[e + 1]! : bytes.byteLength;
+        const ev: SseEvent = { event: 'message', data: bytes.toString('utf8', shape.starts[e]! + 6, end - 2) };
+        if (id !== '') ev.id = id;
+        this.inspector?.onEvent(ev);
+      }
+    }
+    if (this.opts.capture) this.capture(asBuffer(out).toString('utf8'));
+    return out;
+  }
+
+  /**
+   * A chunk of whole `data: …` events and nothing else (one line each, no CR, within the line
+   * bound), arriving while the SSE parse holds nothing: its events, handed on as the parser would
+   * dispatch them, without the parser's decode and line split. This is the way of a chunk the
+   * byte lane cannot answer: an event to parse as JSON, or several events in one read. False,
+   * having handed on nothing: the chunk takes the SSE parser.
+   */
+  private dataEvents(chunk: Uint8Array): boolean {
+    const n = chunk.byteLength;
+    const ends = this.eventEnds;
+    let count = 0;
+    for (let at = 0; at < n; ) {
+      if (n - at < 8 || chunk[at] !== D || chunk[at + 1] !== A || chunk[at + 2] !== T || chunk[at + 3] !== A || chunk[at + 4] !== COLON || chunk[at + 5] !== SPACE) return false;
+      let i = at + 6;
+      for (; i < n; i++) {
+        const b = chunk[i];
+        if (b === LF) break;
+        if (b === CR) return false;
+      }
+      if (i + 1 >= n || chunk[i + 1] !== LF || i - at > this.maxLineBytes) return false;
+      ends[count++] = i;
+      at = i + 2;
+    }
+    const bytes = asBuffer(chunk);
+    const id = this.laneId;
+    for (let e = 0, at = 0; e < count; e++) {
+      const end = ends[e]!;
+      const ev: SseEvent = { event: 'message', data: bytes.toString('utf8', at + 6, end) };
+      if (id !== '') ev.id = id;
+      this.onEvent(ev);
+      at = end + 2;
+    }
+    return true;
   }
 
   /** Splits the chunk into events, rewritten unless `raw`. */
@@ -175,6 +267,9 @@ export class ParserStream {
       this.raw = 'sse failed';
       this.inspector?.onFailure();
     }
+    // Only a push changes what the parser holds: read here once, not on every chunk.
+    this.laneReady = this.parser.idle && this.parser.started;
+    this.laneId = this.parser.lastEventId;
   }
 
   private rawChunk(chunk: Uint8Array): Uint8Array {
@@ -284,7 +379,7 @@ export class ParserStream {
     this.flushPending();
     if (this.broken) return;
     try {
-      for (const c of this.pipeline.finish(this.lastEnvelope())) {
+      for (const c of this.pipeline.finish(() => this.lastEnvelope())) {
         this.noteFinish(c);
         this.out += `data: ${JSON.stringify(c)}\n\n`;
       }
@@ -336,7 +431,10 @@ export class ParserStream {
   }
 }
 
+/** Shape misses in a row after which a stream stops learning shapes. */
+const MAX_SHAPE_MISSES = 16;
 const LF = 10;
+const CR = 13;
 const SPACE = 32;
 const COLON = 58;
 const BRACE = 123;
