@@ -8,10 +8,11 @@
  * 1. In process: recorded-style streams (about 290 SSE events of ~200 bytes, one per chunk) fed
  *    chunk by chunk to (a) a plain byte copy, (b) the SSE tap the relay runs when records are kept,
  *    (c) the parser transformer, (d) transformer + tap. CPU from process.cpuUsage(), median round.
- * 2. End to end: served proxies in this process, one with sinks off (like the `proxy-stream` row of
- *    the proxy section) and one keeping records through a sink that drops them (the default way:
- *    the SSE tap runs); the fake upstream and the client in a child process, so the CPU measured
- *    here is the proxy's alone. The same stream through a model with parsers and one without.
+ * 2. End to end: two proxy processes, each serving with sinks off (like the `proxy-stream` row of
+ *    the proxy section) and keeping records through a sink that drops them (the default way: the
+ *    SSE tap runs); the fake upstream and the client in a third process. The same stream through
+ *    a model with parsers (one proxy) and one without (the other), at the same time; each proxy
+ *    tells its own CPU.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -137,9 +138,13 @@ function inProcess(rounds: number, streams: number) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// End to end: this process serves the proxy; the child runs the fake upstream and the client.
+// End to end. Two proxy processes, each serving both modes, and a load process (the fake upstream
+// and the client). The two models of a pair are driven at the same time, one through each proxy
+// (which proxy serves which alternates by round), and each proxy's own CPU is read: whatever else
+// the shared machine does in that window weighs on both sides alike, so the per-round ratio is
+// steadier than one of two runs made one after the other.
 
-async function childMain(): Promise<void> {
+async function loadMain(): Promise<void> {
   const { startFakeUpstream } = await import('../test/helpers/fake-upstream.ts');
   const up = await startFakeUpstream({ record: false });
   // 1 ms apart, as tokens arrive: one event per socket read, the relay's real per-chunk work.
@@ -147,19 +152,25 @@ async function childMain(): Promise<void> {
   up.script('native', [{ kind: 'stream', events: NATIVE, delayMs: 1 }]);
   process.stdout.write(`ORIGIN ${up.origin}\n`);
   for await (const line of createInterface({ input: process.stdin })) {
-    const [cmd, url, modelName, n, conc] = line.split(' ');
+    // RUN <n> <concurrency> <url> <model> [<url> <model> …]: the targets at the same time.
+    const [cmd, n, conc, ...targets] = line.split(' ');
     if (cmd !== 'RUN') break;
-    const body = JSON.stringify({ model: modelName, stream: true, messages: [{ role: 'user', content: 'hi' }] });
-    let left = Number(n);
     let bad = 0;
-    const worker = async () => {
-      while (left-- > 0) {
-        const res = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-        const text = await res.text();
-        if (res.status !== 200 || !text.endsWith('data: [DONE]\n\n')) bad++;
-      }
+    const drive = async (url: string, modelName: string) => {
+      const body = JSON.stringify({ model: modelName, stream: true, messages: [{ role: 'user', content: 'hi' }] });
+      let left = Number(n);
+      const worker = async () => {
+        while (left-- > 0) {
+          const res = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+          const text = await res.text();
+          if (res.status !== 200 || !text.endsWith('data: [DONE]\n\n')) bad++;
+        }
+      };
+      await Promise.all(Array.from({ length: Number(conc) }, worker));
     };
-    await Promise.all(Array.from({ length: Number(conc) }, worker));
+    const runs: Promise<void>[] = [];
+    for (let i = 0; i + 1 < targets.length; i += 2) runs.push(drive(targets[i]!, targets[i + 1]!));
+    await Promise.all(runs);
     process.stdout.write(`DONE ${bad}\n`);
   }
   await up.close();
@@ -176,21 +187,8 @@ type Mode = (typeof MODES)[number];
  */
 const droppingSink: RequestSink = { publish() {} };
 
-interface E2eRow {
-  key: string;
-  usPerChunk: number;
-  min: number;
-  max: number;
-  rounds: number[];
-}
-
-async function endToEnd(rounds: number, requests: number): Promise<Map<string, E2eRow>> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  const next = async () => String((await lines.next()).value ?? '');
-  const origin = (await next()).replace('ORIGIN ', '');
+/** A proxy process: both modes served, its CPU (user + system, all threads, µs) told on `CPU`. */
+async function proxyMain(origin: string): Promise<void> {
   const config = configFrom({
     model_list: [
       model('tagged-parsed', `${origin}/tagged/v1`, {}, { parsers: { response: ['parse_unparsed'] } }),
@@ -203,38 +201,91 @@ async function endToEnd(rounds: number, requests: number): Promise<Map<string, E
     database: { enabled: false },
   });
   const log = { info() {}, warn() {}, error() {} };
-  const proxies = {
-    off: await startProxy({ config, sink: nullSink, log, host: '127.0.0.1', port: 0 }),
-    kept: await startProxy({ config, sink: droppingSink, log, host: '127.0.0.1', port: 0 }),
-  } satisfies Record<Mode, unknown>;
-  const run = async (mode: Mode, modelName: string, n: number) => {
-    const start = process.cpuUsage();
-    child.stdin!.write(`RUN ${proxies[mode].url} ${modelName} ${n} 8\n`);
-    const done = await next();
-    const used = process.cpuUsage(start);
-    if (done !== 'DONE 0') throw new Error(`${mode} ${modelName}: ${done}`);
-    return (used.user + used.system) / n;
-  };
-  // `tagged-plain-again` is the same as `tagged-plain`: their difference is the noise floor (A/A).
-  // Each pair compared runs side by side in this order (and in reverse every other round); the
-  // two serving modes alternate within the round, so that load from other work hits both alike.
-  const models = ['tagged-plain-again', 'tagged-plain', 'tagged-parsed', 'native-plain', 'native-swapped'];
-  const runs = models.flatMap((m) => MODES.map((mode) => [mode, m] as const));
-  const samples = new Map<string, number[]>(runs.map(([mode, m]) => [`${mode}:${m}`, []]));
-  for (const [mode, m] of runs) await run(mode, m, 30); // warm-up
-  for (let r = 0; r < rounds; r++) {
-    for (const [mode, m] of r % 2 === 0 ? runs : [...runs].reverse()) samples.get(`${mode}:${m}`)!.push(await run(mode, m, requests));
+  const off = await startProxy({ config, sink: nullSink, log, host: '127.0.0.1', port: 0 });
+  const kept = await startProxy({ config, sink: droppingSink, log, host: '127.0.0.1', port: 0 });
+  process.stdout.write(`URLS ${off.url} ${kept.url}\n`);
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line !== 'CPU') break;
+    const used = process.cpuUsage();
+    process.stdout.write(`CPU ${used.user + used.system}\n`);
   }
-  child.stdin!.end();
-  await Promise.all([proxies.off.close(1000), proxies.kept.close(1000)]);
-  return new Map(
-    runs.map(([mode, m]) => {
-      const key = `${mode}:${m}`;
-      const xs = samples.get(key)!;
-      const events = m.startsWith('tagged') ? TAGGED.length : NATIVE.length;
-      return [key, { key, usPerChunk: median(xs) / events, min: Math.min(...xs) / events, max: Math.max(...xs) / events, rounds: xs }];
-    }),
-  );
+  await Promise.all([off.close(1000), kept.close(1000)]);
+}
+
+interface Child {
+  send(line: string): void;
+  next(): Promise<string>;
+  end(): void;
+}
+
+function spawnSelf(args: readonly string[]): Child {
+  const child: ChildProcess = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), ...args], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  return {
+    send: (line) => child.stdin!.write(`${line}\n`),
+    next: async () => String((await lines.next()).value ?? ''),
+    end: () => child.stdin!.end(),
+  };
+}
+
+interface E2eRow {
+  key: string;
+  usPerChunk: number;
+  min: number;
+  max: number;
+  rounds: number[];
+}
+
+/** Pairs compared: with parsers against without, and the A/A control (the same model twice). */
+const E2E_PAIRS = [
+  ['tagged-parsed', 'tagged-plain'],
+  ['native-swapped', 'native-plain'],
+  ['tagged-plain-again', 'tagged-plain'],
+] as const;
+
+async function endToEnd(rounds: number, requests: number): Promise<Map<string, E2eRow>> {
+  const load = spawnSelf(['--load']);
+  const origin = (await load.next()).replace('ORIGIN ', '');
+  const proxies = [spawnSelf(['--proxy', origin]), spawnSelf(['--proxy', origin])];
+  const urls = await Promise.all(proxies.map(async (p) => (await p.next()).replace('URLS ', '').split(' ')));
+  const cpu = async (i: number) => {
+    proxies[i]!.send('CPU');
+    return Number((await proxies[i]!.next()).replace('CPU ', ''));
+  };
+  const url = (i: number, mode: Mode) => urls[i]![MODES.indexOf(mode)]!;
+  /** `first` through proxy 0 and `second` through proxy 1, at the same time: µs of CPU per request of each. */
+  const run = async (mode: Mode, first: string, second: string, n: number) => {
+    const before = [await cpu(0), await cpu(1)];
+    load.send(`RUN ${n} 8 ${url(0, mode)} ${first} ${url(1, mode)} ${second}`);
+    const done = await load.next();
+    if (done !== 'DONE 0') throw new Error(`${mode} ${first} / ${second}: ${done}`);
+    return [((await cpu(0)) - before[0]!) / n, ((await cpu(1)) - before[1]!) / n] as const;
+  };
+  const samples = new Map<string, number[]>();
+  const add = (key: string, x: number) => (samples.get(key) ?? samples.set(key, []).get(key)!).push(x);
+  // Warm-up: every model through both proxies in both modes.
+  for (const mode of MODES) for (const [a, b] of E2E_PAIRS) for (const [x, y] of [[a, b], [b, a]]) await run(mode, x!, y!, 30);
+  for (let r = 0; r < rounds; r++) {
+    for (const mode of r % 2 === 0 ? MODES : [...MODES].reverse()) {
+      for (const [a, b] of E2E_PAIRS) {
+        const swap = r % 2 === 1;
+        const [c0, c1] = await run(mode, swap ? b : a, swap ? a : b, requests);
+        // The control's two sides are the same model: keep them apart under their own keys.
+        add(`${mode}:${a}`, swap ? c1 : c0);
+        add(`${mode}:${b}${a === 'tagged-plain-again' ? ':control' : ''}`, swap ? c0 : c1);
+      }
+    }
+  }
+  load.end();
+  for (const p of proxies) p.end();
+  const rows = new Map<string, E2eRow>();
+  for (const [key, xs] of samples) {
+    const events = key.includes(':tagged') ? TAGGED.length : NATIVE.length;
+    rows.set(key, { key, usPerChunk: median(xs) / events, min: Math.min(...xs) / events, max: Math.max(...xs) / events, rounds: xs });
+  }
+  return rows;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -247,10 +298,12 @@ async function main(): Promise<void> {
       streams: { type: 'string', default: '300' },
       requests: { type: 'string', default: '100' },
       'no-write': { type: 'boolean', default: false },
-      child: { type: 'boolean', default: false },
+      load: { type: 'boolean', default: false },
+      proxy: { type: 'string' },
     },
   });
-  if (values.child) return childMain();
+  if (values.load) return loadMain();
+  if (values.proxy !== undefined) return proxyMain(values.proxy);
   const rounds = Number(values.rounds);
   const loadBefore = loadavg()[0]!;
   const micro = inProcess(rounds, Number(values.streams));
@@ -262,6 +315,8 @@ async function main(): Promise<void> {
   const tapNs = byName.get('tagged: SSE tap (pass-through with records)')!;
   const parseNs = byName.get('tagged: parse_unparsed')!;
   const row = (mode: Mode, m: string) => e2e.get(`${mode}:${m}`)!;
+  // The A/A control's baseline: the tagged stream without parsers, measured beside `tagged-plain-again`.
+  const CONTROL = 'tagged-plain:control';
   const cell = (mode: Mode, m: string) => {
     const x = row(mode, m);
     return `${x.usPerChunk.toFixed(2)} (${x.min.toFixed(1)}–${x.max.toFixed(1)})`;
@@ -288,10 +343,10 @@ async function main(): Promise<void> {
   const tableRows = (mode: Mode) => [
     `| ${LABEL[mode]} | GLM-style tags, \`parse_unparsed\` (${TAGGED.length} events) | ${cell(mode, 'tagged-plain')} | ${cell(mode, 'tagged-parsed')} | ${added(mode, 'tagged-parsed', 'tagged-plain')} | ${paired(mode, 'tagged-parsed', 'tagged-plain')} |`,
     `| ${LABEL[mode]} | reasoning_content, \`swap_reasoning_content\` (${NATIVE.length} events) | ${cell(mode, 'native-plain')} | ${cell(mode, 'native-swapped')} | ${added(mode, 'native-swapped', 'native-plain')} | ${paired(mode, 'native-swapped', 'native-plain')} |`,
-    `| ${LABEL[mode]} | A/A control: the tagged stream through a second model without parsers | ${cell(mode, 'tagged-plain')} | ${cell(mode, 'tagged-plain-again')} | ${added(mode, 'tagged-plain-again', 'tagged-plain')} | ${paired(mode, 'tagged-plain-again', 'tagged-plain')} |`,
+    `| ${LABEL[mode]} | A/A control: the tagged stream through a second model without parsers | ${cell(mode, CONTROL)} | ${cell(mode, 'tagged-plain-again')} | ${added(mode, 'tagged-plain-again', CONTROL)} | ${paired(mode, 'tagged-plain-again', CONTROL)} |`,
   ];
   const reading = (mode: Mode) =>
-    `- ${mode === 'off' ? 'Sinks off (no records: neither side runs the SSE tap)' : 'Records kept (the default: the SSE tap runs on both sides; with parsers it takes its events from the parser stream)'}: parsing added ${added(mode, 'tagged-parsed', 'tagged-plain')} (\`parse_unparsed\`) and ${added(mode, 'native-swapped', 'native-plain')} (\`swap_reasoning_content\`) by the medians, ${met(ratio, mode) ? 'within' : 'beyond'} the target, against ${added(mode, 'tagged-plain-again', 'tagged-plain')} for the A/A control (two identical configurations: the noise of one such figure on this shared machine). Paired by round: ${paired(mode, 'tagged-parsed', 'tagged-plain')} and ${paired(mode, 'native-swapped', 'native-plain')}, ${met(pairedRatio, mode) ? 'within' : 'beyond'} the target; A/A ${paired(mode, 'tagged-plain-again', 'tagged-plain')}.`;
+    `- ${mode === 'off' ? 'Sinks off (no records: neither side runs the SSE tap)' : 'Records kept (the default: the SSE tap runs on both sides; with parsers it takes its events from the parser stream)'}: parsing added ${added(mode, 'tagged-parsed', 'tagged-plain')} (\`parse_unparsed\`) and ${added(mode, 'native-swapped', 'native-plain')} (\`swap_reasoning_content\`) by the medians, ${met(ratio, mode) ? 'within' : 'beyond'} the target, against ${added(mode, 'tagged-plain-again', CONTROL)} for the A/A control (two identical configurations: the noise of one such figure on this shared machine). Paired by round: ${paired(mode, 'tagged-parsed', 'tagged-plain')} and ${paired(mode, 'native-swapped', 'native-plain')}, ${met(pairedRatio, mode) ? 'within' : 'beyond'} the target; A/A ${paired(mode, 'tagged-plain-again', CONTROL)}.`;
 
   const text = [
     START,
@@ -309,9 +364,9 @@ async function main(): Promise<void> {
     '|---|---:|---:|',
     ...micro.map((m) => `| ${m.name} | ${m.chunks} | ${m.ns.toFixed(0)} |`),
     '',
-    '### End to end (served proxy, 8 concurrent streams, events 1 ms apart; client and upstream in another process)',
+    '### End to end (two proxy processes driven at the same time, 8 concurrent streams each, events 1 ms apart; client and upstream in a third process)',
     '',
-    'Two serving modes, each with its own pair of models: sinks off (`nullSink`: no request records, so the relay runs no SSE tap) and records kept (a sink that drops each finished record without I/O: the proxy keeps request details and runs the SSE tap, as with the default file / database sinks).',
+    'The two models of a pair run at the same time, one through each proxy process (which one alternates by round), and each process reads its own CPU: load from other work on the shared machine falls on both sides of a ratio alike. Two serving modes, each with its own servers in both processes: sinks off (`nullSink`: no request records, so the relay runs no SSE tap) and records kept (a sink that drops each finished record without I/O: the proxy keeps request details and runs the SSE tap, as with the default file / database sinks).',
     '',
     '| mode | stream | without parsers, µs CPU per chunk (range) | with parsers (range) | added (medians) | added (median of per-round ratios) |',
     '|---|---|---:|---:|---:|---:|',
@@ -326,9 +381,9 @@ async function main(): Promise<void> {
     reading('off'),
     reading('kept'),
     `- The steadier estimate is the transformer's own cost: ${parseNs.toFixed(0)} ns per chunk, ${share(parseNs)} of the proxy's end-to-end pass-through CPU per chunk (${shareMet ? 'within' : 'beyond'} the 10 % target by this measure).`,
-    `- Against a bare byte copy (${copyNs.toFixed(0)} ns) the transformer cannot be within 10 %: it decodes the bytes, splits SSE events and, for events that may change, JSON-parses and re-serialises them, where a copy does nothing. The SSE tap that every kept record already pays costs ${tapNs.toFixed(0)} ns.`,
-    '- Events no parser can change (no `<`, no finish_reason, the choice past its leading whitespace) skip JSON, and a chunk of such events goes out as the same bytes without their text being built ("no tags" row); inside a think block (or an open reasoning tag) an event only has a key renamed on its text. A chunk that is exactly one `data:` event (every chunk of these streams) takes the byte lane: its data is read as latin1 and it goes on as it came, or with the key renamed on its bytes, without the SSE parser (docs/parsers.md). Models without an applicable parser keep the untouched zero-copy relay.',
-    '- End-to-end CPU is the CPU of the proxy process per request divided by the number of SSE events; the upstream writes the events 1 ms apart, so most arrive as one socket read each, as tokens from a model do.',
+    `- Against a bare byte copy (${copyNs.toFixed(0)} ns) the transformer cannot be within 10 %: it reads every chunk (most of them by a byte compare against the last event's shape) and JSON-parses and re-serialises the events that may change, where a copy does nothing. The SSE tap that every kept record already pays costs ${tapNs.toFixed(0)} ns.`,
+    '- Events no parser can change (no `<`, no finish_reason, the choice past its leading whitespace) skip JSON, and a chunk of such events goes out as the same bytes without their text being built ("no tags" row); inside a think block (or an open reasoning tag) an event only has a key renamed on its text. A chunk that is exactly one `data:` event (every chunk of these streams) takes the byte lane: its data is read as latin1 and it goes on as it came, or with the key renamed on its bytes, without the SSE parser; a chunk of one or more events with the head and tail bytes of the last lane chunk and a plain text between them reuses that verdict after a byte compare (event shapes), and other chunks of whole `data:` events skip the decode and line split of the SSE parser (docs/parsers.md). Models without an applicable parser keep the untouched zero-copy relay.',
+    '- End-to-end CPU is the CPU of a proxy process (all its threads) per request divided by the number of SSE events; the upstream writes the events 1 ms apart, so most arrive as one socket read each, as tokens from a model do.',
     END,
   ].join('\n');
   process.stdout.write(`${text}\n`);
