@@ -328,27 +328,35 @@ describe('the byte lane: a chunk of one whole `data:` event gives what the full 
   }
 
   afterAll(() => console.log('SHAPE', JSON.stringify((globalThis as any).__sh)));
+  /**
+   * The client events, kept chunks and finish_reason of `events` are the same one event per chunk,
+   * with `groupSize()` whole events per chunk (writes that arrive in one read), and with every
+   * event cut in two (no chunk can take a lane: the full SSE path), under every configuration.
+   */
+  function sameThroughEverySplit(label: string, events: Uint8Array[], rnd: () => number, groupSize: () => number): void {
+    const cut = events.flatMap((e) => {
+      const k = 1 + Math.floor(rnd() * (e.length - 1));
+      return [e.subarray(0, k), e.subarray(k)];
+    });
+    const grouped: Uint8Array[] = [];
+    for (let i = 0; i < events.length; ) {
+      const k = groupSize();
+      grouped.push(Buffer.concat(events.slice(i, i + k)));
+      i += k;
+    }
+    for (const [name, make] of Object.entries(makers)) {
+      const expected = through(make, cut);
+      expect(through(make, events), `${label}, ${name}, one event per chunk`).toEqual(expected);
+      expect(through(make, grouped), `${label}, ${name}, events grouped`).toEqual(expected);
+    }
+  }
+
   it('for 400 generated streams under five parser configurations', () => {
     for (let seed = 1; seed <= 400; seed++) {
       const rnd = random(seed);
       const events = stream(rnd);
-      // The same bytes with every event cut in two: no chunk can take the byte lane.
-      const cut = events.flatMap((e) => {
-        const k = 1 + Math.floor(rnd() * (e.length - 1));
-        return [e.subarray(0, k), e.subarray(k)];
-      });
-      // And with one to four whole events per chunk, as writes that arrive in one read.
-      const grouped: Uint8Array[] = [];
-      for (let i = 0; i < events.length; ) {
-        const k = 1 + Math.floor(rnd() * 4);
-        grouped.push(Buffer.concat(events.slice(i, i + k)));
-        i += k;
-      }
-      for (const [name, make] of Object.entries(makers)) {
-        const expected = through(make, cut);
-        expect(through(make, events), `seed ${seed}, ${name}, one event per chunk`).toEqual(expected);
-        expect(through(make, grouped), `seed ${seed}, ${name}, events grouped`).toEqual(expected);
-      }
+      // One to four whole events per chunk.
+      sameThroughEverySplit(`seed ${seed}`, events, rnd, () => 1 + Math.floor(rnd() * 4));
     }
   });
 
@@ -385,22 +393,8 @@ describe('the byte lane: a chunk of one whole `data:` event gives what the full 
   it('for 300 generated token streams, one event per chunk and several, under five parser configurations', () => {
     for (let seed = 1; seed <= 300; seed++) {
       const rnd = random(seed * 7919);
-      const events = tokenStream(rnd);
-      const cut = events.flatMap((e) => {
-        const k = 1 + Math.floor(rnd() * (e.length - 1));
-        return [e.subarray(0, k), e.subarray(k)];
-      });
-      const grouped: Uint8Array[] = [];
-      for (let i = 0; i < events.length; ) {
-        const k = rnd() < 0.5 ? 1 : 2 + Math.floor(rnd() * 3);
-        grouped.push(Buffer.concat(events.slice(i, i + k)));
-        i += k;
-      }
-      for (const [name, make] of Object.entries(makers)) {
-        const expected = through(make, cut);
-        expect(through(make, events), `seed ${seed}, ${name}, one event per chunk`).toEqual(expected);
-        expect(through(make, grouped), `seed ${seed}, ${name}, events grouped`).toEqual(expected);
-      }
+      // Half the chunks one event, the others two to four.
+      sameThroughEverySplit(`token seed ${seed}`, tokenStream(rnd), rnd, () => (rnd() < 0.5 ? 1 : 2 + Math.floor(rnd() * 3)));
     }
   });
 
