@@ -6,9 +6,10 @@ import { indexOfQuoted } from '../sse/text-search.ts';
  * `data: {…}\n\n` event whose bytes differ from the last one's only in the text of its delta:
  * `data: {"id":"…",…,"delta":{"content":"` + text + `"},"finish_reason":null}]}\n\n`. Once the
  * byte lane has judged one such chunk, a later chunk with the same head and tail bytes and a
- * plain text between them (no quote, backslash, `<` or control byte) is the same event with
- * another token: the fast path would say the same of it, because every test it makes is a
- * search for a quoted key, a `<` or an escape, none of which such a text holds or can complete.
+ * plain text between them (no quote, backslash, `<` or control byte, and not only lowercase
+ * letters and underscores) is the same event with another token: the fast path would say the
+ * same of it, because every test it makes is a search for a quoted key, a `<` or an escape, none
+ * of which such a text holds or can complete.
  * So the verdict is reused after a byte compare, without reading the chunk as text at all.
  *
  * A verdict holds while the stages' state does (`epoch`, see Pipeline.epoch).
