@@ -1,3 +1,4 @@
+import { COLON, CR, LF, SPACE, TAB } from '../sse/bytes.ts';
 import { indexOfQuoted } from '../sse/text-search.ts';
 
 export type Json = Record<string, unknown>;
@@ -168,11 +169,11 @@ export function otherChoiceOrFinish(data: string): boolean {
 /** Where the value after a key ending at `i` starts (JSON whitespace, a colon, whitespace), or -1. */
 function valueAt(data: string, i: number): number {
   i = skipSpace(data, i);
-  if (data.charCodeAt(i) !== 58) return -1; // :
+  if (data.charCodeAt(i) !== COLON) return -1;
   return skipSpace(data, i + 1);
 }
 
 function skipSpace(data: string, i: number): number {
-  for (let c = data.charCodeAt(i); c === 32 || c === 9 || c === 10 || c === 13; c = data.charCodeAt(++i));
+  for (let c = data.charCodeAt(i); c === SPACE || c === TAB || c === LF || c === CR; c = data.charCodeAt(++i));
   return i;
 }

@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+import { BACKSLASH, LOWER_A, LOWER_Z, LT, QUOTE, UNDERSCORE } from '../sse/bytes.ts';
 import { indexOfQuoted } from '../sse/text-search.ts';
 
 /**
@@ -92,7 +93,7 @@ export class EventShape {
         const b = chunk[end]!;
         if (b === QUOTE) break;
         if (b < 0x20 || b === BACKSLASH || b === LT) return null;
-        if (keyLike && (b < A || b > Z) && b !== UNDERSCORE) keyLike = false;
+        if (keyLike && (b < LOWER_A || b > LOWER_Z) && b !== UNDERSCORE) keyLike = false;
       }
       // A text of lowercase letters and underscores could, between the head's quote and the
       // tail's, spell a quoted key that the fast path searches for (`"tool_calls"`): where such
@@ -121,12 +122,6 @@ export class EventShape {
 }
 
 const PREFIX = 'data: '.length;
-const QUOTE = 34;
-const BACKSLASH = 92;
-const LT = 60;
-const A = 97;
-const Z = 122;
-const UNDERSCORE = 95;
 
 /** Where the plain text that starts at `start` ends: the first quote, backslash, `<` or control char. */
 function plainTextEnd(data: string, start: number): number {

@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import type { ParsedResponse } from '../logging/types.ts';
 import { createSseParser, DEFAULT_MAX_LINE_BYTES, type SseEvent, type SseParser } from '../sse/parser.ts';
+import { CR, isDataField, LF, OPEN_BRACE } from '../sse/bytes.ts';
 import type { SseEventFeed } from '../sse/tap.ts';
 import { isObj, type Json, type Pipeline } from './pipeline.ts';
 import { EventShape } from './shape.ts';
@@ -161,7 +162,7 @@ export class ParserStream {
   private wholeEvent(chunk: Uint8Array): Uint8Array | null {
     const n = chunk.byteLength;
     if (n < 10 || n > this.maxLineBytes || chunk[n - 1] !== LF || chunk[n - 2] !== LF) return null;
-    if (chunk[0] !== D || chunk[1] !== A || chunk[2] !== T || chunk[3] !== A || chunk[4] !== COLON || chunk[5] !== SPACE || chunk[6] !== BRACE) return null;
+    if (!isDataField(chunk, 0) || chunk[6] !== OPEN_BRACE) return null;
     const id = this.laneId;
     if (id !== '' && id !== this.lastId) return null;
     const bytes = asBuffer(chunk);
@@ -182,11 +183,7 @@ export class ParserStream {
       if (learned !== null) this.shape = learned;
     }
     this.envelopeData = chunk;
-    if (this.inspecting) {
-      const ev: SseEvent = { event: 'message', data: bytes.toString('utf8', 6, n - 2) };
-      if (id !== '') ev.id = id;
-      this.inspector?.onEvent(ev);
-    }
+    if (this.inspecting) this.inspector?.onEvent(dataEvent(bytes, 0, n - 2, id));
     if (this.opts.capture) this.capture(asBuffer(out).toString('utf8'));
     return out;
   }
@@ -214,9 +211,7 @@ export class ParserStream {
       const bytes = asBuffer(chunk);
       for (let e = 0; e < events; e++) {
         const end = e + 1 < events ? shape.starts[e + 1]! : bytes.byteLength;
-        const ev: SseEvent = { event: 'message', data: bytes.toString('utf8', shape.starts[e]! + 6, end - 2) };
-        if (id !== '') ev.id = id;
-        this.inspector?.onEvent(ev);
+        this.inspector?.onEvent(dataEvent(bytes, shape.starts[e]!, end - 2, id));
       }
     }
     if (this.opts.capture) this.capture(asBuffer(out).toString('utf8'));
@@ -235,7 +230,7 @@ export class ParserStream {
     const ends = this.eventEnds;
     let count = 0;
     for (let at = 0; at < n; ) {
-      if (n - at < 8 || chunk[at] !== D || chunk[at + 1] !== A || chunk[at + 2] !== T || chunk[at + 3] !== A || chunk[at + 4] !== COLON || chunk[at + 5] !== SPACE) return false;
+      if (n - at < 8 || !isDataField(chunk, at)) return false;
       let i = at + 6;
       for (; i < n; i++) {
         const b = chunk[i];
@@ -250,9 +245,7 @@ export class ParserStream {
     const id = this.laneId;
     for (let e = 0, at = 0; e < count; e++) {
       const end = ends[e]!;
-      const ev: SseEvent = { event: 'message', data: bytes.toString('utf8', at + 6, end) };
-      if (id !== '') ev.id = id;
-      this.onEvent(ev);
+      this.onEvent(dataEvent(bytes, at, end, id));
       at = end + 2;
     }
     return true;
@@ -433,14 +426,16 @@ export class ParserStream {
 
 /** Shape misses in a row after which a stream stops learning shapes. */
 const MAX_SHAPE_MISSES = 16;
-const LF = 10;
-const CR = 13;
-const SPACE = 32;
-const COLON = 58;
-const BRACE = 123;
-const D = 100;
-const A = 97;
-const T = 116;
+
+/**
+ * The event of the `data: ` line `bytes[start, lineEnd)`, as the SSE parser would dispatch it
+ * (`id`: the last event id in force, '' for none).
+ */
+function dataEvent(bytes: Buffer, start: number, lineEnd: number, id: string): SseEvent {
+  const ev: SseEvent = { event: 'message', data: bytes.toString('utf8', start + 6, lineEnd) };
+  if (id !== '') ev.id = id;
+  return ev;
+}
 
 function asBuffer(chunk: Uint8Array): Buffer {
   return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);

@@ -1,4 +1,5 @@
 import type { Usage } from '../logging/types.ts';
+import { COLON, CR, LOWER_E, SPACE, TAB } from './bytes.ts';
 import type { SseEvent } from './parser.ts';
 import { indexOfJoined, indexOfQuoted } from './text-search.ts';
 
@@ -187,9 +188,4 @@ function isSpaceOrColon(c: number): boolean {
   return SPACE_OR_COLON.test(String.fromCharCode(c));
 }
 
-const TAB = 9;
-const CR = 13;
-const SPACE = 32;
-const COLON = 58;
-const LOWER_E = 101;
 const SPACE_OR_COLON = /[\s:]/;

@@ -1,5 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { StringDecoder } from 'node:string_decoder';
+import { COLON, LF, SPACE } from './bytes.ts';
 
 // Incremental `text/event-stream` parser following
 // https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
@@ -75,10 +76,7 @@ function fieldAt(text: string, start: number, len: number): number {
   }
 }
 
-const LF = 10;
 const BOM = 0xfeff;
-const SPACE = 32;
-const COLON = 58;
 
 /**
  * Measures the UTF-8 size of a growing text without encoding it on the hot path: one UTF-16 unit is at most

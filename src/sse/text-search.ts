@@ -4,6 +4,8 @@
 // a chat chunk than the same needle searched from its second character. These search the rest of
 // the needle and check the character before it.
 
+import { QUOTE } from './bytes.ts';
+
 /** `text.indexOf(String.fromCharCode(head) + tail, from)`, for a `head` that is common in the text. */
 export function indexOfJoined(text: string, head: number, tail: string, from = 0): number {
   for (let i = text.indexOf(tail, from + 1); i >= 0; i = text.indexOf(tail, i + 1)) {
@@ -12,7 +14,6 @@ export function indexOfJoined(text: string, head: number, tail: string, from = 0
   return -1;
 }
 
-const QUOTE = 34;
 
 /** `text.indexOf('"' + rest, from)`. */
 export function indexOfQuoted(text: string, rest: string, from = 0): number {

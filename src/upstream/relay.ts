@@ -1,6 +1,7 @@
 import type { ParsersConfig } from '../config/types.ts';
 import type { RequestRecorder } from '../logging/record.ts';
 import { rewriteBody } from '../parsers/config.ts';
+import { CR, LF } from '../sse/bytes.ts';
 import type { ClientSignal } from './client-signal.ts';
 import type { ChunkSource } from './body.ts';
 import { classifyNetworkError } from './classify.ts';
@@ -130,8 +131,6 @@ function endOnFailure(
   end({ kind: 'failed', type: failure.type, message: failure.message });
 }
 
-const LF = 0x0a;
-const CR = 0x0d;
 const BLANK_LINE = new Uint8Array([LF, LF]);
 
 /**
