@@ -1,5 +1,5 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { createParserStream, rewriteBody } from '../src/parsers/config.ts';
+import { describe, expect, it } from 'vitest';
+import { createParserStream, createPipeline, rewriteBody } from '../src/parsers/config.ts';
 import type { ParsersConfig } from '../src/config/types.ts';
 import {
   accumulate, completionChoices, completionFromStream, loadCases, parsersFrom, sseData, type ExpectedChoice,
@@ -228,6 +228,18 @@ describe('fast paths: events no parser would change are not re-serialised', () =
     expect(hasEscapedLt('"\\u003e \\u0030"')).toBe(false);
   });
 
+  it('structured reasoning switches the think tag off even for an event that passes as it came', () => {
+    // Once content has started, a reasoning delta needs no rewrite, but it still tells the stage
+    // that this model thinks in reasoning_content: a later <think> is text.
+    const input = [ev('{"content":"Hi"}'), ev('{"reasoning_content":"r"}'), ev('{"content":"<think>x</think>"}')];
+    expect(sseData(streamThrough(parse, input.map((e) => encoder.encode(e))))).toEqual([
+      '{"id":"c","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}',
+      // Re-serialised: the slow path, so that the stage sees it.
+      '{"id":"c","choices":[{"index":0,"delta":{"reasoning_content":"r"},"finish_reason":null}]}',
+      '{"id":"c","choices":[{"index":0,"delta":{"content":"<think>x</think>"},"finish_reason":null}]}',
+    ]);
+  });
+
   it('a `<` escaped as \\u003c is still seen as a possible tag', () => {
     const input = [ev('{"content":"ok"}'), ev('{"content":"\\u003cthink>r\\u003c/think>s"}')];
     expect(accumulate(sseData(streamThrough(parse, input.map((e) => encoder.encode(e)))))).toEqual([
@@ -306,6 +318,49 @@ describe('the byte lane: a chunk of one whole `data:` event gives what the full 
     ...Object.fromEntries(Object.entries(configs).map(([name, p]) => [name, () => createParserStream(p, CAPTURE)])),
     unchanged: () => new ParserStream({ pipeline: new Pipeline([unchanged]), capture: CAPTURE }),
   };
+  /**
+   * The same configurations with every fast path off: each event is JSON-parsed, run through the
+   * stages and re-serialised. What the fast paths send must mean the same (see `meaning`).
+   */
+  const slowMakers = Object.fromEntries(
+    Object.entries(configs).map(([name, p]) => {
+      const slow = (): ParserStream => {
+        const pipeline = createPipeline(p);
+        pipeline.fastPath = () => null;
+        return new ParserStream({ pipeline, capture: CAPTURE });
+      };
+      return [name, slow];
+    }),
+  );
+  /** The data of each `data:` line of a chunk. */
+  const dataLines = (e: Uint8Array) =>
+    Buffer.from(e)
+      .toString()
+      .split(/\r\n|\r|\n/)
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => l.slice(l.startsWith('data: ') ? 6 : 5));
+  const isJson = (text: string) => {
+    try {
+      JSON.parse(text);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  /**
+   * Events as their meaning: JSON data parsed (the fast paths keep the upstream's spacing and key
+   * order, a re-serialisation does not), other data as it is.
+   */
+  const meaning = (events: readonly string[]) =>
+    events.map((e) => {
+      const [event, id, ...rest] = e.split('|');
+      const data = rest.join('|');
+      try {
+        return { event, id, json: JSON.parse(data) as unknown };
+      } catch {
+        return { event, id, data };
+      }
+    });
 
   /** Every event the client can read (name, id, data), what the record keeps of it, and the finish_reason. */
   function through(make: () => ParserStream, pieces: readonly Uint8Array[]) {
@@ -327,7 +382,6 @@ describe('the byte lane: a chunk of one whole `data:` event gives what the full 
     return { client: events(out), kept: events(s.parsed.chunks.map((c) => encoder.encode(c))), finish: s.finishReason };
   }
 
-  afterAll(() => console.log('SHAPE', JSON.stringify((globalThis as any).__sh)));
   /**
    * The client events, kept chunks and finish_reason of `events` are the same one event per chunk,
    * with `groupSize()` whole events per chunk (writes that arrive in one read), and with every
@@ -344,10 +398,21 @@ describe('the byte lane: a chunk of one whole `data:` event gives what the full 
       grouped.push(Buffer.concat(events.slice(i, i + k)));
       i += k;
     }
+    // The fast paths read an event by its text and take the upstream's JSON for valid: one that is
+    // not (a raw quote or control character in a string) may be renamed where the slow path,
+    // failing to parse it, relays it untouched. The slow path is held to the stream without them.
+    const valid = events.filter((e) => dataLines(e).every((d) => d === '[DONE]' || !d.startsWith('{') || isJson(d)));
     for (const [name, make] of Object.entries(makers)) {
       const expected = through(make, cut);
       expect(through(make, events), `${label}, ${name}, one event per chunk`).toEqual(expected);
       expect(through(make, grouped), `${label}, ${name}, events grouped`).toEqual(expected);
+      const slow = slowMakers[name];
+      if (slow === undefined) continue;
+      const fast = through(make, valid);
+      const parsed = through(slow, valid);
+      expect(meaning(fast.client), `${label}, ${name}, fast paths against none`).toEqual(meaning(parsed.client));
+      expect(meaning(fast.kept), `${label}, ${name}, kept, fast paths against none`).toEqual(meaning(parsed.kept));
+      expect(fast.finish, `${label}, ${name}, finish_reason, fast paths against none`).toBe(parsed.finish);
     }
   }
 

@@ -36,10 +36,13 @@ export class ParseUnparsedStage implements Stage {
     return null;
   }
 
-  canSkip(_data: string, mayHaveTag: boolean): boolean {
+  canSkip(data: string, mayHaveTag: boolean): boolean {
     if (!this.hasTags) return true;
     const only = this.choices.size === 1 ? this.choices.get(0) : undefined;
-    return only !== undefined && only.scanner.idle && !only.sawTools && !mayHaveTag;
+    if (only === undefined || !only.scanner.idle || only.sawTools || mayHaveTag) return false;
+    // Structured reasoning or tool calls switch the matching tag off for the choice (`choice`): a
+    // state change, even when the event itself goes out as it came.
+    return !includesQuoted(data, 'reasoning_content"') && !includesQuoted(data, 'tool_calls"');
   }
 
   /** Inside the think block, a chunk of plain text is reasoning as it is: only its key changes. */
