@@ -5,7 +5,7 @@ import {
   accumulate, completionChoices, completionFromStream, loadCases, parsersFrom, sseData, type ExpectedChoice,
 } from './fixtures/parsers/corpus.ts';
 import { createSseParser } from '../src/sse/parser.ts';
-import { hasEscapedLt, otherChoiceOrFinish, Pipeline, type Stage } from '../src/parsers/pipeline.ts';
+import { hasEscapedLt, noChoices, onlyEmptyValues, otherChoiceOrFinish, Pipeline, type Stage } from '../src/parsers/pipeline.ts';
 import { ParserStream } from '../src/parsers/stream.ts';
 
 const encoder = new TextEncoder();
@@ -183,8 +183,8 @@ describe('fast paths: events no parser would change are not re-serialised', () =
     const input = [ev('{"role":"assistant","content":""}'), ev('{"content":"<think>a"}'), ev('{"content":"b c"}'), ev('{"content":"</think>Hi"}'), ev('{"content":" there"}')];
     const out = streamThrough(parse, input.map((e) => encoder.encode(e)));
     expect(sseData(out)).toEqual([
-      // Before any content the choice has no state yet: the slow path (which leaves it as it was).
-      '{"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}',
+      // Before any content the choice has no state, and an empty content starts none: as it came.
+      '{"id":"c", "choices":[{"index":0, "delta":{"role":"assistant","content":""}, "finish_reason":null}]}',
       '{"id":"c","choices":[{"index":0,"delta":{"reasoning_content":"a"},"finish_reason":null}]}',
       '{"id":"c", "choices":[{"index":0, "delta":{"reasoning_content":"b c"}, "finish_reason":null}]}',
       '{"id":"c","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}',
@@ -238,6 +238,34 @@ describe('fast paths: events no parser would change are not re-serialised', () =
       '{"id":"c","choices":[{"index":0,"delta":{"reasoning_content":"r"},"finish_reason":null}]}',
       '{"id":"c","choices":[{"index":0,"delta":{"content":"<think>x</think>"},"finish_reason":null}]}',
     ]);
+  });
+
+  it('an event without choices, and one that starts no choice, pass as they came', () => {
+    expect(noChoices('{"id":"c","choices":[],"usage":{"total_tokens":3}}')).toBe(true);
+    expect(noChoices('{"id":"c", "choices" : [ ] }')).toBe(true);
+    expect(noChoices('{"usage":{"total_tokens":3}}')).toBe(true);
+    expect(noChoices('{"choices":[{"index":0}]}')).toBe(false);
+    expect(noChoices('{"choices":[],"x":{"choices":[{"index":0}]}}')).toBe(false);
+    // A key may be spelled with escapes: data with a backslash is not judged.
+    expect(noChoices('{"choic\\u0065s":[{"index":0}]}')).toBe(false);
+    expect(onlyEmptyValues('{"delta":{"role":"assistant","content":""}}', 'content')).toBe(true);
+    expect(onlyEmptyValues('{"delta":{"content" : null}}', 'content')).toBe(true);
+    expect(onlyEmptyValues('{"delta":{"role":"assistant"}}', 'content')).toBe(true);
+    expect(onlyEmptyValues('{"delta":{"content":"a"}}', 'content')).toBe(false);
+    expect(onlyEmptyValues('{"delta":{"content":""},"x":{"content":"a"}}', 'content')).toBe(false);
+    expect(onlyEmptyValues('{"delta":{"content":[{"type":"text","text":"a"}]}}', 'content')).toBe(false);
+    expect(onlyEmptyValues('{"delta":{"content":"\\"a"}}', 'content')).toBe(false);
+    // After a tool call every event with choices takes the slow path (finish_reason may change);
+    // the usage chunk has none.
+    const usage = 'data: {"id":"c", "choices":[], "usage":{"total_tokens":3}}\n\n';
+    const input = [ev('{"content":"<tool_call>f<arg_key>k</arg_key><arg_value>v</arg_value></tool_call>"}'), usage];
+    expect(sseData(streamThrough(parse, input.map((e) => encoder.encode(e)))).at(-1)).toBe(usage.slice(6, -2));
+    // Structured tool calls in the opening event start the choice (and switch the tag off): not skipped.
+    const call = '{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"t","type":"function","function":{"name":"f","arguments":"{}"}}]}';
+    const later = [ev(call), ev('{"content":"<tool_call>g</tool_call>"}')];
+    expect(sseData(streamThrough(parse, later.map((e) => encoder.encode(e)))).at(-1)).toBe(
+      '{"id":"c","choices":[{"index":0,"delta":{"content":"<tool_call>g</tool_call>"},"finish_reason":null}]}',
+    );
   });
 
   it('a `<` escaped as \\u003c is still seen as a possible tag', () => {

@@ -1,11 +1,20 @@
 import type { ParseUnparsedOptions } from '../config/types.ts';
 import {
-  appendReasoning, choiceIndex, isAssistant, isObj, isText, renameKey, setContent,
+  appendReasoning, choiceIndex, isAssistant, isObj, isText, onlyEmptyValues, renameKey, setContent,
   type ChoiceDelta, type Json, type Stage,
 } from './pipeline.ts';
 import { includesQuoted } from '../sse/text-search.ts';
 import { TagScanner, type ScanOutput } from './scanner.ts';
 import { toToolCall } from './tool-call.ts';
+
+/**
+ * Before any choice has state: the event gives none either (`choice` starts one at the first
+ * non-empty content, reasoning or tool calls), so it passes as it came. The role chunk that opens
+ * most streams, `"content":""`, is one.
+ */
+function noTextYet(data: string): boolean {
+  return !includesQuoted(data, 'reasoning_content"') && !includesQuoted(data, 'tool_calls"') && onlyEmptyValues(data, 'content');
+}
 
 interface ChoiceState {
   scanner: TagScanner;
@@ -38,6 +47,8 @@ export class ParseUnparsedStage implements Stage {
 
   canSkip(data: string, mayHaveTag: boolean): boolean {
     if (!this.hasTags) return true;
+    // (A `<` elsewhere cannot matter then: the stage scans content only.)
+    if (this.choices.size === 0) return noTextYet(data);
     const only = this.choices.size === 1 ? this.choices.get(0) : undefined;
     if (only === undefined || !only.scanner.idle || only.sawTools || mayHaveTag) return false;
     // Structured reasoning or tool calls switch the matching tag off for the choice (`choice`): a

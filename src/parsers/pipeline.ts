@@ -1,4 +1,4 @@
-import { COLON, CR, LF, SPACE, TAB } from '../sse/bytes.ts';
+import { CLOSE_BRACKET, COLON, CR, LF, OPEN_BRACKET, QUOTE, SPACE, TAB } from '../sse/bytes.ts';
 import { indexOfQuoted } from '../sse/text-search.ts';
 
 export type Json = Record<string, unknown>;
@@ -74,6 +74,8 @@ export class Pipeline {
    * would change it) or a stage's textual rewrite. Null: take the slow path.
    */
   fastPath(data: string): string | null {
+    // Stages rewrite choices only: an event without any (the usage chunk) is theirs to skip.
+    if (noChoices(data)) return data;
     if (otherChoiceOrFinish(data)) return null;
     const mayHaveTag = data.includes('<') || (data.includes('\\') && hasEscapedLt(data));
     let skip = true;
@@ -164,6 +166,34 @@ export function otherChoiceOrFinish(data: string): boolean {
     if (v >= 0 && !data.startsWith('null', v)) return true;
   }
   return false;
+}
+
+/**
+ * The data has no choices: no `"choices"` key, or one whose value is an empty array. Data with a
+ * backslash is not judged (JSON may spell a key with escapes).
+ */
+export function noChoices(data: string): boolean {
+  if (data.includes('\\')) return false;
+  const at = indexOfQuoted(data, 'choices"');
+  if (at < 0) return true;
+  if (indexOfQuoted(data, 'choices"', at + 9) >= 0) return false;
+  const v = valueAt(data, at + 9);
+  return v >= 0 && data.charCodeAt(v) === OPEN_BRACKET && data.charCodeAt(skipSpace(data, v + 1)) === CLOSE_BRACKET;
+}
+
+/**
+ * Every `"<key>"` of the data has the value `""` or `null` (none at all is fine too), or false
+ * when that is not certain. Data with a backslash is not judged.
+ */
+export function onlyEmptyValues(data: string, key: string): boolean {
+  if (data.includes('\\')) return false;
+  const rest = `${key}"`;
+  for (let at = indexOfQuoted(data, rest); at >= 0; at = indexOfQuoted(data, rest, at + rest.length + 1)) {
+    const v = valueAt(data, at + rest.length + 1);
+    if (v < 0) continue; // not a key: a string value that ends the same way
+    if (!(data.charCodeAt(v) === QUOTE && data.charCodeAt(v + 1) === QUOTE) && !data.startsWith('null', v)) return false;
+  }
+  return true;
 }
 
 /** Where the value after a key ending at `i` starts (JSON whitespace, a colon, whitespace), or -1. */

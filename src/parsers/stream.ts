@@ -124,7 +124,7 @@ export class ParserStream {
     if (!lane || !this.dataEvents(chunk)) this.parse(chunk);
     if (this.raw !== 'no') return this.rawChunk(chunk);
     try {
-      if (wholeEvents && !this.changed && (this.pendingCount > 0 || this.out !== '') && this.parser.idle) {
+      if (wholeEvents && !this.changed && (this.pendingCount > 0 || this.out !== '') && this.parser.idle && this.idInStep()) {
         // The chunk held whole events only, none of them changed: it is its own re-encoding.
         if (this.opts.capture) {
           this.flushPending();
@@ -263,6 +263,16 @@ export class ParserStream {
     // Only a push changes what the parser holds: read here once, not on every chunk.
     this.laneReady = this.parser.idle && this.parser.started;
     this.laneId = this.parser.lastEventId;
+  }
+
+  /**
+   * The client's last event id is the parser's: a chunk with a block that only sets the id (no
+   * data, so no event) may go out as its own bytes only then. A re-encoding carries an id with the
+   * next event that has data, and a chunk sent as it came would hand the id over earlier.
+   */
+  private idInStep(): boolean {
+    const id = this.laneId;
+    return id === '' ? this.lastId === undefined || this.lastId === '' : id === this.lastId;
   }
 
   private rawChunk(chunk: Uint8Array): Uint8Array {
