@@ -3,7 +3,7 @@
  * pass-through. Prints a table and rewrites the `bench:parsers` section at the end of
  * docs/benchmarks.md.
  *
- *   npm run bench:parsers -- [--rounds 5] [--streams 300] [--requests 100] [--no-write]
+ *   npm run bench:parsers -- [--rounds 5] [--streams 300] [--requests 100] [--warmup 300] [--no-write]
  *
  * 1. In process: recorded-style streams (about 290 SSE events of ~200 bytes, one per chunk) fed
  *    chunk by chunk to (a) a plain byte copy, (b) the SSE tap the relay runs when records are kept,
@@ -245,7 +245,7 @@ const E2E_PAIRS = [
   ['tagged-plain-again', 'tagged-plain'],
 ] as const;
 
-async function endToEnd(rounds: number, requests: number): Promise<Map<string, E2eRow>> {
+async function endToEnd(rounds: number, requests: number, warmup: number): Promise<Map<string, E2eRow>> {
   const load = spawnSelf(['--load']);
   const origin = (await load.next()).replace('ORIGIN ', '');
   const proxies = [spawnSelf(['--proxy', origin]), spawnSelf(['--proxy', origin])];
@@ -265,8 +265,11 @@ async function endToEnd(rounds: number, requests: number): Promise<Map<string, E
   };
   const samples = new Map<string, number[]>();
   const add = (key: string, x: number) => (samples.get(key) ?? samples.set(key, []).get(key)!).push(x);
-  // Warm-up: every model through both proxies in both modes.
-  for (const mode of MODES) for (const [a, b] of E2E_PAIRS) for (const [x, y] of [[a, b], [b, a]]) await run(mode, x!, y!, 30);
+  // Warm-up: every model through both proxies in both modes, `warmup` requests each. A proxy runs
+  // for days: the figure wanted is its steady state. Over its first few hundred requests the parsed
+  // proxy's V8 helper threads (compiles, GC) still spend up to twice what the plain one's do, and
+  // the parse path's rarer functions (tags, tool calls) are still being compiled.
+  for (const mode of MODES) for (const [a, b] of E2E_PAIRS) for (const [x, y] of [[a, b], [b, a]]) await run(mode, x!, y!, warmup);
   for (let r = 0; r < rounds; r++) {
     for (const mode of r % 2 === 0 ? MODES : [...MODES].reverse()) {
       for (const [a, b] of E2E_PAIRS) {
@@ -297,6 +300,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '5' },
       streams: { type: 'string', default: '300' },
       requests: { type: 'string', default: '100' },
+      warmup: { type: 'string', default: '300' },
       'no-write': { type: 'boolean', default: false },
       load: { type: 'boolean', default: false },
       proxy: { type: 'string' },
@@ -307,7 +311,7 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds);
   const loadBefore = loadavg()[0]!;
   const micro = inProcess(rounds, Number(values.streams));
-  const e2e = await endToEnd(rounds, Number(values.requests));
+  const e2e = await endToEnd(rounds, Number(values.requests), Number(values.warmup));
   const loadAfter = loadavg()[0]!;
 
   const byName = new Map(micro.map((m) => [m.name, m.ns]));
@@ -356,7 +360,7 @@ async function main(): Promise<void> {
     '',
     `- Date: ${new Date().toISOString()}`,
     `- Machine: ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length} logical CPUs, ${platform()} ${release()} ${arch()}; Node ${process.version}; 1-min load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after (the machine is shared)`,
-    `- Command: \`npm run bench:parsers -- --rounds ${rounds} --streams ${values.streams} --requests ${values.requests}\` (${ownNodeFlagsNote()})`,
+    `- Command: \`npm run bench:parsers -- --rounds ${rounds} --streams ${values.streams} --requests ${values.requests} --warmup ${values.warmup}\` (${ownNodeFlagsNote()})`,
     '',
     '### In process (one SSE event of ~200 bytes per chunk; median of the rounds)',
     '',
@@ -364,7 +368,7 @@ async function main(): Promise<void> {
     '|---|---:|---:|',
     ...micro.map((m) => `| ${m.name} | ${m.chunks} | ${m.ns.toFixed(0)} |`),
     '',
-    '### End to end (two proxy processes driven at the same time, 8 concurrent streams each, events 1 ms apart; client and upstream in a third process)',
+    `### End to end (two proxy processes driven at the same time, 8 concurrent streams each, events 1 ms apart; client and upstream in a third process; ${values.warmup} requests of every model through each process and mode first)`,
     '',
     'The two models of a pair run at the same time, one through each proxy process (which one alternates by round), and each process reads its own CPU: load from other work on the shared machine falls on both sides of a ratio alike. Two serving modes, each with its own servers in both processes: sinks off (`nullSink`: no request records, so the relay runs no SSE tap) and records kept (a sink that drops each finished record without I/O: the proxy keeps request details and runs the SSE tap, as with the default file / database sinks).',
     '',
