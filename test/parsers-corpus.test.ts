@@ -413,7 +413,8 @@ describe('the byte lane: a chunk of one whole `data:` event gives what the full 
   /**
    * The client events, kept chunks and finish_reason of `events` are the same one event per chunk,
    * with `groupSize()` whole events per chunk (writes that arrive in one read), and with every
-   * event cut in two (no chunk can take a lane: the full SSE path), under every configuration.
+   * event cut in two (no chunk can take a lane: the full SSE path), under every configuration; and
+   * they mean the same with every fast path off.
    */
   function sameThroughEverySplit(label: string, events: Uint8Array[], rnd: () => number, groupSize: () => number): void {
     const cut = events.flatMap((e) => {
@@ -444,7 +445,7 @@ describe('the byte lane: a chunk of one whole `data:` event gives what the full 
     }
   }
 
-  it('for 400 generated streams under five parser configurations', () => {
+  it('for 400 generated streams under five parser configurations, and with the fast paths off', () => {
     for (let seed = 1; seed <= 400; seed++) {
       const rnd = random(seed);
       const events = stream(rnd);
@@ -483,7 +484,7 @@ describe('the byte lane: a chunk of one whole `data:` event gives what the full 
     return out.map((e) => encoder.encode(e));
   }
 
-  it('for 300 generated token streams, one event per chunk and several, under five parser configurations', () => {
+  it('for 300 generated token streams, one event per chunk and several, under five parser configurations, and with the fast paths off', () => {
     for (let seed = 1; seed <= 300; seed++) {
       const rnd = random(seed * 7919);
       // Half the chunks one event, the others two to four.
