@@ -267,8 +267,8 @@ async function endToEnd(rounds: number, requests: number, warmup: number): Promi
   const add = (key: string, x: number) => (samples.get(key) ?? samples.set(key, []).get(key)!).push(x);
   // Warm-up: every model through both proxies in both modes, `warmup` requests each. A proxy runs
   // for days: the figure wanted is its steady state. Over its first few hundred requests the parsed
-  // proxy's V8 helper threads (compiles, GC) still spend up to twice what the plain one's do, and
-  // the parse path's rarer functions (tags, tool calls) are still being compiled.
+  // proxy's V8 helper threads (compiles, GC) were measured spending up to twice what the plain
+  // one's do (per-thread CPU from /proc), and about the same after.
   for (const mode of MODES) for (const [a, b] of E2E_PAIRS) for (const [x, y] of [[a, b], [b, a]]) await run(mode, x!, y!, warmup);
   for (let r = 0; r < rounds; r++) {
     for (const mode of r % 2 === 0 ? MODES : [...MODES].reverse()) {
