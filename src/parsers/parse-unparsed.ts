@@ -8,12 +8,20 @@ import { TagScanner, type ScanOutput } from './scanner.ts';
 import { toToolCall } from './tool-call.ts';
 
 /**
+ * The data may hold structured reasoning or tool calls: either switches the matching tag off for
+ * its choice (`choice`), so such an event is the slow path's even when it changes nothing itself.
+ */
+function mayHaveStructured(data: string): boolean {
+  return includesQuoted(data, 'reasoning_content"') || includesQuoted(data, 'tool_calls"');
+}
+
+/**
  * Before any choice has state: the event gives none either (`choice` starts one at the first
  * non-empty content, reasoning or tool calls), so it passes as it came. The role chunk that opens
  * most streams, `"content":""`, is one.
  */
 function noTextYet(data: string): boolean {
-  return !includesQuoted(data, 'reasoning_content"') && !includesQuoted(data, 'tool_calls"') && onlyEmptyValues(data, 'content');
+  return !mayHaveStructured(data) && onlyEmptyValues(data, 'content');
 }
 
 interface ChoiceState {
@@ -50,10 +58,7 @@ export class ParseUnparsedStage implements Stage {
     // (A `<` elsewhere cannot matter then: the stage scans content only.)
     if (this.choices.size === 0) return noTextYet(data);
     const only = this.choices.size === 1 ? this.choices.get(0) : undefined;
-    if (only === undefined || !only.scanner.idle || only.sawTools || mayHaveTag) return false;
-    // Structured reasoning or tool calls switch the matching tag off for the choice (`choice`): a
-    // state change, even when the event itself goes out as it came.
-    return !includesQuoted(data, 'reasoning_content"') && !includesQuoted(data, 'tool_calls"');
+    return only !== undefined && only.scanner.idle && !only.sawTools && !mayHaveTag && !mayHaveStructured(data);
   }
 
   /** Inside the think block, a chunk of plain text is reasoning as it is: only its key changes. */
@@ -61,7 +66,7 @@ export class ParseUnparsedStage implements Stage {
     const only = this.choices.size === 1 ? this.choices.get(0) : undefined;
     if (!only?.scanner.thinking || mayHaveTag) return null;
     // Structured reasoning or tool calls beside the text need the slow path (chunks of a completion stream are the assistant's).
-    if (includesQuoted(data, 'reasoning_content"') || includesQuoted(data, 'tool_calls"')) return null;
+    if (mayHaveStructured(data)) return null;
     return renameKey(data, 'content', 'reasoning_content');
   }
 
