@@ -173,12 +173,15 @@ export function otherChoiceOrFinish(data: string): boolean {
  * backslash is not judged (JSON may spell a key with escapes).
  */
 export function noChoices(data: string): boolean {
-  if (data.includes('\\')) return false;
+  // Every event of a stream but the usage chunk has a choice: its first `choices` value answers,
+  // before the scans for a second key and a backslash.
   const at = indexOfQuoted(data, 'choices"');
-  if (at < 0) return true;
-  if (indexOfQuoted(data, 'choices"', at + 9) >= 0) return false;
-  const v = valueAt(data, at + 9);
-  return v >= 0 && data.charCodeAt(v) === OPEN_BRACKET && data.charCodeAt(skipSpace(data, v + 1)) === CLOSE_BRACKET;
+  if (at >= 0) {
+    const v = valueAt(data, at + 9);
+    if (v < 0 || data.charCodeAt(v) !== OPEN_BRACKET || data.charCodeAt(skipSpace(data, v + 1)) !== CLOSE_BRACKET) return false;
+    if (indexOfQuoted(data, 'choices"', at + 9) >= 0) return false;
+  }
+  return !data.includes('\\');
 }
 
 /**

@@ -14,7 +14,6 @@ export function indexOfJoined(text: string, head: number, tail: string, from = 0
   return -1;
 }
 
-
 /** `text.indexOf('"' + rest, from)`. */
 export function indexOfQuoted(text: string, rest: string, from = 0): number {
   return indexOfJoined(text, QUOTE, rest, from);
