@@ -360,13 +360,6 @@ describe('the byte lane: a chunk of one whole `data:` event gives what the full 
       return [name, slow];
     }),
   );
-  /** The data of each `data:` line of a chunk. */
-  const dataLines = (e: Uint8Array) =>
-    Buffer.from(e)
-      .toString()
-      .split(/\r\n|\r|\n/)
-      .filter((l) => l.startsWith('data:'))
-      .map((l) => l.slice(l.startsWith('data: ') ? 6 : 5));
   const isJson = (text: string) => {
     try {
       JSON.parse(text);
@@ -430,7 +423,7 @@ describe('the byte lane: a chunk of one whole `data:` event gives what the full 
     // The fast paths read an event by its text and take the upstream's JSON for valid: one that is
     // not (a raw quote or control character in a string) may be renamed where the slow path,
     // failing to parse it, relays it untouched. The slow path is held to the stream without them.
-    const valid = events.filter((e) => dataLines(e).every((d) => d === '[DONE]' || !d.startsWith('{') || isJson(d)));
+    const valid = events.filter((e) => sseData(Buffer.from(e).toString()).every((d) => d === '[DONE]' || !d.startsWith('{') || isJson(d)));
     for (const [name, make] of Object.entries(makers)) {
       const expected = through(make, cut);
       expect(through(make, events), `${label}, ${name}, one event per chunk`).toEqual(expected);
