@@ -185,9 +185,10 @@ describe('fast paths: events no parser would change are not re-serialised', () =
     expect(sseData(out)).toEqual([
       // Before any content the choice has no state, and an empty content starts none: as it came.
       '{"id":"c", "choices":[{"index":0, "delta":{"role":"assistant","content":""}, "finish_reason":null}]}',
-      '{"id":"c","choices":[{"index":0,"delta":{"reasoning_content":"a"},"finish_reason":null}]}',
+      // A tag event: its delta run through the stage and put back in place (the text path).
+      '{"id":"c", "choices":[{"index":0, "delta":{"reasoning_content":"a"}, "finish_reason":null}]}',
       '{"id":"c", "choices":[{"index":0, "delta":{"reasoning_content":"b c"}, "finish_reason":null}]}',
-      '{"id":"c","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}',
+      '{"id":"c", "choices":[{"index":0, "delta":{"content":"Hi"}, "finish_reason":null}]}',
       '{"id":"c", "choices":[{"index":0, "delta":{"content":" there"}, "finish_reason":null}]}',
     ]);
   });
@@ -233,10 +234,10 @@ describe('fast paths: events no parser would change are not re-serialised', () =
     // that this model thinks in reasoning_content: a later <think> is text.
     const input = [ev('{"content":"Hi"}'), ev('{"reasoning_content":"r"}'), ev('{"content":"<think>x</think>"}')];
     expect(sseData(streamThrough(parse, input.map((e) => encoder.encode(e))))).toEqual([
-      '{"id":"c","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}',
+      '{"id":"c", "choices":[{"index":0, "delta":{"content":"Hi"}, "finish_reason":null}]}',
       // Re-serialised: the slow path, so that the stage sees it.
       '{"id":"c","choices":[{"index":0,"delta":{"reasoning_content":"r"},"finish_reason":null}]}',
-      '{"id":"c","choices":[{"index":0,"delta":{"content":"<think>x</think>"},"finish_reason":null}]}',
+      '{"id":"c", "choices":[{"index":0, "delta":{"content":"<think>x</think>"}, "finish_reason":null}]}',
     ]);
   });
 
@@ -264,8 +265,54 @@ describe('fast paths: events no parser would change are not re-serialised', () =
     const call = '{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"t","type":"function","function":{"name":"f","arguments":"{}"}}]}';
     const later = [ev(call), ev('{"content":"<tool_call>g</tool_call>"}')];
     expect(sseData(streamThrough(parse, later.map((e) => encoder.encode(e)))).at(-1)).toBe(
-      '{"id":"c","choices":[{"index":0,"delta":{"content":"<tool_call>g</tool_call>"},"finish_reason":null}]}',
+      '{"id":"c", "choices":[{"index":0, "delta":{"content":"<tool_call>g</tool_call>"}, "finish_reason":null}]}',
     );
+  });
+
+  it('a tag event whose delta is only its content is run on the text: the delta replaced, the envelope as it came', () => {
+    const input = [
+      ev('{"content":"<think>"}'),
+      ev('{"content":"r\\n\\"q\\""}'),
+      ev('{"content":"</think>\\u003ctool_call>f<arg_key>k</arg_key><arg_value>1</arg_value></tool_call>"}'),
+      ev('{"content":""}', '"stop"'),
+    ];
+    expect(sseData(streamThrough(parse, input.map((e) => encoder.encode(e))))).toEqual([
+      '{"id":"c", "choices":[{"index":0, "delta":{}, "finish_reason":null}]}',
+      '{"id":"c", "choices":[{"index":0, "delta":{"reasoning_content":"r\\n\\"q\\""}, "finish_reason":null}]}',
+      '{"id":"c", "choices":[{"index":0, "delta":{"tool_calls":[{"id":"call_0_0","type":"function","function":{"name":"f","arguments":"{\\"k\\":1}"},"index":0}]}, "finish_reason":null}]}',
+      // A finish_reason takes the slow path (it may change).
+      '{"id":"c","choices":[{"index":0,"delta":{"content":""},"finish_reason":"tool_calls"}]}',
+    ]);
+  });
+
+  it('the text path declines what it cannot answer exactly, having changed nothing', () => {
+    const declined = [
+      // Not a delta of content alone, or not the first choice's only delta.
+      '{"choices":[{"index":0,"delta":{"role":"assistant","content":"<think>"},"finish_reason":null}]}',
+      '{"choices":[{"index":0,"delta":{"content":"<think>","role":"assistant"},"finish_reason":null}]}',
+      '{"choices":[{"index":0,"delta":{ "content":"<think>"},"finish_reason":null}]}',
+      '{"choices":[{"index":0,"delta":{"content":"<think>"}},{"index":0,"delta":{"content":"a"}}]}',
+      '{"choices":[{"index":0.5,"delta":{"content":"<think>"},"finish_reason":null}]}',
+      '{"choices":[{"index":-1,"delta":{"content":"<think>"},"finish_reason":null}]}',
+      // Not valid JSON: a raw control character, a bad escape, a string that never ends.
+      '{"choices":[{"index":0,"delta":{"content":"<think>\n"},"finish_reason":null}]}',
+      '{"choices":[{"index":0,"delta":{"content":"<think>\\x"},"finish_reason":null}]}',
+      '{"choices":[{"index":0,"delta":{"content":"<think>',
+    ];
+    for (const data of declined) {
+      const pipeline = createPipeline(parse);
+      expect(pipeline.fastPath(data), data).toBeNull();
+      expect(pipeline.textPath(data), data).toBeNull();
+      expect(pipeline.epoch, data).toBe(0);
+    }
+    // Only for the data `fastPath` last left to it.
+    const pipeline = createPipeline(parse);
+    const data = '{"choices":[{"index":0,"delta":{"content":"<think>"},"finish_reason":null}]}';
+    expect(pipeline.textPath(data)).toBeNull();
+    expect(pipeline.fastPath(data)).toBeNull();
+    expect(pipeline.textPath(data)).toBe('{"choices":[{"index":0,"delta":{},"finish_reason":null}]}');
+    expect(pipeline.epoch).toBe(1);
+    expect(pipeline.textPath(data)).toBeNull();
   });
 
   it('a `<` escaped as \\u003c is still seen as a possible tag', () => {
@@ -355,6 +402,7 @@ describe('the byte lane: a chunk of one whole `data:` event gives what the full 
       const slow = (): ParserStream => {
         const pipeline = createPipeline(p);
         pipeline.fastPath = () => null;
+        pipeline.textPath = () => null;
         return new ParserStream({ pipeline, capture: CAPTURE });
       };
       return [name, slow];

@@ -1,9 +1,10 @@
 import type { ParseUnparsedOptions } from '../config/types.ts';
 import {
-  appendReasoning, choiceIndex, isAssistant, isObj, isText, onlyEmptyValues, renameKey, setContent,
+  appendReasoning, choiceIndex, isAssistant, isObj, isText, onlyEmptyValues, renameKey, setContent, valueAt,
   type ChoiceDelta, type Json, type Stage,
 } from './pipeline.ts';
-import { includesQuoted } from '../sse/text-search.ts';
+import { BACKSLASH, CLOSE_BRACE, QUOTE } from '../sse/bytes.ts';
+import { includesQuoted, indexOfQuoted } from '../sse/text-search.ts';
 import { TagScanner, type ScanOutput } from './scanner.ts';
 import { toToolCall } from './tool-call.ts';
 
@@ -22,6 +23,50 @@ function mayHaveStructured(data: string): boolean {
  */
 function noTextYet(data: string): boolean {
   return !mayHaveStructured(data) && onlyEmptyValues(data, 'content');
+}
+
+const DELTA_CONTENT = 'delta":{"content":"';
+
+/**
+ * The event's delta when it is exactly `{"content":"…"}` (compact JSON), the one `delta` of the
+ * data: its content as text, and where the delta object starts and ends (`open`, its `{`;
+ * `close`, after its `}`). Null when the data is not so, or the string holds a control character
+ * (JSON.parse would refuse the event, and the slow path then relays it as it came).
+ */
+function contentOnlyDelta(data: string): { open: number; close: number; text: string } | null {
+  const at = indexOfQuoted(data, DELTA_CONTENT);
+  if (at < 0 || indexOfQuoted(data, 'delta"', at + 1) >= 0) return null;
+  const start = at + 1 + DELTA_CONTENT.length;
+  let escaped = false;
+  let end = start;
+  for (; end < data.length; end++) {
+    const c = data.charCodeAt(end);
+    if (c === QUOTE) break;
+    if (c < 0x20) return null;
+    if (c === BACKSLASH) {
+      escaped = true;
+      end++;
+    }
+  }
+  if (end >= data.length || data.charCodeAt(end + 1) !== CLOSE_BRACE) return null;
+  let text: string;
+  try {
+    text = escaped ? (JSON.parse(data.slice(start - 1, end + 1)) as string) : data.slice(start, end);
+  } catch {
+    return null;
+  }
+  return { open: at + 'delta":'.length + 1, close: end + 2, text };
+}
+
+/** The data's one `"index"` key has the value 0, or it has none (a choice without one is choice 0). */
+function firstChoiceOnly(data: string): boolean {
+  const at = indexOfQuoted(data, 'index"');
+  if (at < 0) return true;
+  if (indexOfQuoted(data, 'index"', at + 7) >= 0) return false;
+  const v = valueAt(data, at + 7);
+  if (v < 0 || data.charCodeAt(v) !== 48) return false; // 0
+  const next = data.charCodeAt(v + 1);
+  return next === 44 || next === CLOSE_BRACE; // `,` `}`
 }
 
 interface ChoiceState {
@@ -68,6 +113,20 @@ export class ParseUnparsedStage implements Stage {
     // Structured reasoning or tool calls beside the text need the slow path (chunks of a completion stream are the assistant's).
     if (mayHaveStructured(data)) return null;
     return renameKey(data, 'content', 'reasoning_content');
+  }
+
+  /**
+   * An event of one choice whose delta is only a content string, the tag events (`<think>`, a
+   * piece of a tool call): its delta is run through `choice` as the slow path would and put back
+   * in place of the old one, without parsing and re-serialising the envelope around it.
+   */
+  runText(data: string): string | null {
+    if (!this.hasTags || mayHaveStructured(data) || !firstChoiceOnly(data)) return null;
+    const found = contentOnlyDelta(data);
+    if (found === null) return null;
+    const delta: Json = { content: found.text };
+    this.choice({ index: 0, delta, finish_reason: null });
+    return data.slice(0, found.open) + JSON.stringify(delta) + data.slice(found.close);
   }
 
   finish(): ChoiceDelta[] {

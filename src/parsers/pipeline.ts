@@ -27,6 +27,12 @@ export interface Stage {
    * that is not certain. Only asked when the data holds one choice and no finish_reason.
    */
   rewrite(data: string, mayHaveTag: boolean): string | null;
+  /**
+   * What `process` would make of this event data, done on the text, with the state change
+   * `process` makes; null, having changed nothing, when that is not certain. Asked under the same
+   * terms as `rewrite`, after it, and only in stream order (the event is being sent).
+   */
+  runText?(data: string): string | null;
   /** End of stream: what the choices that never finished still hold. */
   finish(): ChoiceDelta[];
 }
@@ -62,10 +68,14 @@ export function setContent(delta: Json, text: string): void {
 /** The configured stages in order, with their per-stream state. */
 export class Pipeline {
   /**
-   * Counts the calls that may change a stage's state (`run`, `finish`): what `fastPath` says of
-   * an event holds while this stays the same (`fastPath`, `canSkip` and `rewrite` change nothing).
+   * Counts the calls that may change a stage's state (`run`, `finish`, a `textPath` answered by
+   * `runText`): what `fastPath` says of an event holds while this stays the same (`fastPath`,
+   * `canSkip` and `rewrite` change nothing).
    */
   epoch = 0;
+
+  /** The data the last `fastPath` call left to `rewrite` of the one stage, which said null. */
+  private textable: string | null = null;
 
   constructor(private readonly stages: readonly Stage[]) {}
 
@@ -74,6 +84,7 @@ export class Pipeline {
    * would change it) or a stage's textual rewrite. Null: take the slow path.
    */
   fastPath(data: string): string | null {
+    this.textable = null;
     // Stages rewrite choices only: an event without any (the usage chunk) is theirs to skip.
     if (noChoices(data)) return data;
     if (otherChoiceOrFinish(data)) return null;
@@ -86,7 +97,24 @@ export class Pipeline {
       }
     }
     if (skip) return data;
-    return this.stages.length === 1 ? this.stages[0]!.rewrite(data, mayHaveTag) : null;
+    if (this.stages.length !== 1) return null;
+    const renamed = this.stages[0]!.rewrite(data, mayHaveTag);
+    if (renamed === null) this.textable = data;
+    return renamed;
+  }
+
+  /**
+   * After `fastPath(data)` said null: what `run` would make of the event, done on its text by the
+   * one stage (`runText`, which changes its state as `run` would), or null: the slow path. For the
+   * event being sent, in stream order.
+   */
+  textPath(data: string): string | null {
+    const stage = this.stages[0];
+    if (this.textable !== data || stage?.runText === undefined) return null;
+    this.textable = null;
+    const out = stage.runText(data);
+    if (out !== null) this.epoch++;
+    return out;
   }
 
   /** One upstream chunk in; it (rewritten) and any chunks a stage put before it out, in order. */
@@ -200,7 +228,7 @@ export function onlyEmptyValues(data: string, key: string): boolean {
 }
 
 /** Where the value after a key ending at `i` starts (JSON whitespace, a colon, whitespace), or -1. */
-function valueAt(data: string, i: number): number {
+export function valueAt(data: string, i: number): number {
   i = skipSpace(data, i);
   if (data.charCodeAt(i) !== COLON) return -1;
   return skipSpace(data, i + 1);

@@ -124,7 +124,7 @@ export class ParserStream {
     if (!lane || !this.dataEvents(chunk)) this.parse(chunk);
     if (this.raw !== 'no') return this.rawChunk(chunk);
     try {
-      if (wholeEvents && !this.changed && (this.pendingCount > 0 || this.out !== '') && this.parser.idle && this.idInStep()) {
+      if (wholeEvents && !this.changed && (this.pendingCount > 0 || this.out !== '') && this.parser.idle && this.idInStep() && endsBlock(chunk)) {
         // The chunk held whole events only, none of them changed: it is its own re-encoding.
         if (this.opts.capture) {
           this.flushPending();
@@ -333,7 +333,17 @@ export class ParserStream {
       this.emit(ev, data);
       return;
     }
-    const fast = this.broken ? data : this.pipeline.fastPath(data);
+    let fast = this.broken ? data : this.pipeline.fastPath(data);
+    if (fast === null) {
+      try {
+        fast = this.pipeline.textPath(data);
+      } catch {
+        // As when `run` throws: the stage may have changed its state part way.
+        this.broken = true;
+        this.emit(ev, data);
+        return;
+      }
+    }
     if (fast === data) {
       this.envelopeData = data;
       // Unchanged: its text is built only if something else in this chunk changes.
@@ -432,6 +442,21 @@ export class ParserStream {
     if (ev.retry !== undefined) text += `retry: ${ev.retry}\n`;
     this.out += text + frameData(data);
   }
+}
+
+/**
+ * The chunk ends with a blank line. One that ends with a comment line does not: the re-encoding
+ * ends that comment with a blank line, which the next chunk (if it starts with the upstream's
+ * own) would not repeat.
+ */
+function endsBlock(chunk: Uint8Array): boolean {
+  const n = chunk.byteLength;
+  const last = chunk[n - 1];
+  if (last === CR) return chunk[n - 2] === CR || chunk[n - 2] === LF;
+  if (last !== LF) return false;
+  const before = chunk[n - 2];
+  // `\n\n`, or a CRLF after a line ending (`\r\n\r\n`, `\n\r\n`, `\r\r\n`).
+  return before === LF || (before === CR && (chunk[n - 3] === LF || chunk[n - 3] === CR));
 }
 
 /** Shape misses in a row after which a stream stops learning shapes. */

@@ -15,6 +15,7 @@ export const LOWER_A = 97;
 export const LOWER_E = 101;
 export const LOWER_Z = 122;
 export const OPEN_BRACE = 123;
+export const CLOSE_BRACE = 125;
 
 /** `data: ` (with its space), the start of the only SSE line the byte lanes read themselves. */
 const DATA_FIELD = [100, 97, 116, 97, COLON, SPACE];
