@@ -104,6 +104,14 @@ export class Pipeline {
   }
 
   /**
+   * The last `fastPath` call was for this data (the same text) and left it to the stage: the byte
+   * lane asks first, then the event comes to be sent, and the verdict need not be made twice.
+   */
+  leftToText(data: string): boolean {
+    return this.textable === data;
+  }
+
+  /**
    * After `fastPath(data)` said null: what `run` would make of the event, done on its text by the
    * one stage (`runText`, which changes its state as `run` would), or null: the slow path. For the
    * event being sent, in stream order.
@@ -120,6 +128,7 @@ export class Pipeline {
   /** One upstream chunk in; it (rewritten) and any chunks a stage put before it out, in order. */
   run(chunk: Json, from = 0): Json[] {
     this.epoch++;
+    this.textable = null;
     let chunks = [chunk];
     for (let i = from; i < this.stages.length; i++) {
       const stage = this.stages[i]!;
@@ -141,6 +150,7 @@ export class Pipeline {
    */
   finish(envelope: () => Json): Json[] {
     this.epoch++;
+    this.textable = null;
     const out: Json[] = [];
     let env: Json | null = null;
     this.stages.forEach((stage, i) => {

@@ -333,7 +333,8 @@ export class ParserStream {
       this.emit(ev, data);
       return;
     }
-    let fast = this.broken ? data : this.pipeline.fastPath(data);
+    // The byte lane may have judged this event already (read as latin1: the same text when it is ASCII).
+    let fast = this.broken ? data : this.pipeline.leftToText(data) ? null : this.pipeline.fastPath(data);
     if (fast === null) {
       try {
         fast = this.pipeline.textPath(data);
