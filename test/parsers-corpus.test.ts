@@ -285,6 +285,22 @@ describe('fast paths: events no parser would change are not re-serialised', () =
     ]);
   });
 
+  it('a tag event read by the byte lane runs on the text only when it is ASCII: the stage keeps text across events', () => {
+    // The first piece alone in its chunk (the lane), the rest two events in one chunk (the full
+    // path, UTF-8): a held tool body read as latin1 would come out as mojibake.
+    const first = ev('{"content":"<tool_call>f<arg_key>city</arg_key><arg_value>Zürich"}');
+    const rest = ev('{"content":"</arg_value></tool_call>"}') + ev('{"content":" ok"}');
+    const out = streamThrough(parse, [encoder.encode(ev('{"content":"Hi"}')), encoder.encode(first), encoder.encode(rest)]);
+    expect(accumulate(sseData(out))).toEqual([
+      {
+        index: 0,
+        content: 'Hi ok',
+        finish_reason: null,
+        tool_calls: [{ id: 'call_0_0', type: 'function', name: 'f', arguments: '{"city":"Zürich"}' }],
+      },
+    ]);
+  });
+
   it('the text path declines what it cannot answer exactly, having changed nothing', () => {
     const declined = [
       // Not a delta of content alone, or not the first choice's only delta.

@@ -174,11 +174,27 @@ export class ParserStream {
     } catch {
       return null; // the full path meets the same throw and handles it (fastPath changes no state)
     }
-    if (fast === null) return null;
+    let ran = false;
+    if (fast === null) {
+      // An event the stage must run (a tag event): its text path, as the full path would take it,
+      // when its bytes are ASCII (its latin1 reading is then its text: the stage keeps text
+      // across events). Declined, having changed nothing: the full path.
+      if (!this.pipeline.leftToText(data) || NOT_ASCII.test(data)) return null;
+      try {
+        fast = this.pipeline.textPath(data);
+      } catch {
+        // As the full path does when the stage throws: parsing off, this event as it came.
+        this.broken = true;
+        fast = data;
+      }
+      if (fast === null) return null;
+      ran = true;
+    }
     const out = fast === data ? chunk : Buffer.from(`data: ${fast}\n\n`, 'latin1');
     // The shape, if any, did not fit this chunk (or the state moved on): learn this one's. A
-    // chunk without a plain text (an escape, a tool call) leaves the last shape for the next.
-    if (this.shapeMisses < MAX_SHAPE_MISSES) {
+    // chunk without a plain text (an escape, a tool call) leaves the last shape for the next. A
+    // chunk the stage ran changed its state: its answer is no verdict for the next.
+    if (!ran && this.shapeMisses < MAX_SHAPE_MISSES) {
       const learned = EventShape.learn(chunk, data, fast, this.pipeline.epoch);
       if (learned !== null) this.shape = learned;
     }
@@ -459,6 +475,9 @@ function endsBlock(chunk: Uint8Array): boolean {
   // `\n\n`, or a CRLF after a line ending (`\r\n\r\n`, `\n\r\n`, `\r\r\n`).
   return before === LF || (before === CR && (chunk[n - 3] === LF || chunk[n - 3] === CR));
 }
+
+/** A character that is not ASCII (in a latin1 reading: a byte of a multi-byte UTF-8 character). */
+const NOT_ASCII = /[^\x00-\x7f]/;
 
 /** Shape misses in a row after which a stream stops learning shapes. */
 const MAX_SHAPE_MISSES = 16;
