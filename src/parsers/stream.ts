@@ -355,9 +355,7 @@ export class ParserStream {
       try {
         fast = this.pipeline.textPath(data);
       } catch {
-        // As when `run` throws: the stage may have changed its state part way.
-        this.broken = true;
-        this.emit(ev, data);
+        this.stageFailed(ev, data);
         return;
       }
     }
@@ -390,8 +388,7 @@ export class ParserStream {
     try {
       chunks = this.pipeline.run(json);
     } catch {
-      this.broken = true;
-      this.emit(ev, data);
+      this.stageFailed(ev, data);
       return;
     }
     this.envelope = json;
@@ -400,6 +397,12 @@ export class ParserStream {
       this.noteFinish(c);
       this.emit(ev, JSON.stringify(c));
     }
+  }
+
+  /** A stage threw, perhaps with its state changed part way: parsing off, this event as it came. */
+  private stageFailed(ev: SseEvent, data: string): void {
+    this.broken = true;
+    this.emit(ev, data);
   }
 
   private finalize(): void {
