@@ -63,6 +63,9 @@ describe('SQLite writer checkpoints', () => {
       await new Promise((r) => setTimeout(r, 25));
     }
     expect(grown).toBeGreaterThanOrEqual(2 * 1024 * 1024);
+    // The writer thread reports each batch after its commit: the rows can be in the file before
+    // the last report reaches the stats.
+    while (writer.stats.written < ROWS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(writer.stats).toMatchObject({ written: ROWS, spooled: 0, dropped: 0 });
   });
 });
