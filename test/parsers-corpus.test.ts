@@ -301,6 +301,13 @@ describe('fast paths: events no parser would change are not re-serialised', () =
     ]);
   });
 
+  it('a tag event read by the byte lane may decode an escape to any character: its answer is sent as UTF-8', () => {
+    const input = [ev('{"role":"assistant","content":""}'), ev('{"content":"<think>\\u4e2d\\u00e9"}'), ev('{"content":"</think>ok"}')];
+    expect(accumulate(sseData(streamThrough(parse, input.map((e) => encoder.encode(e)))))).toEqual([
+      { index: 0, content: 'ok', reasoning_content: '中é', finish_reason: null },
+    ]);
+  });
+
   it('the text path declines what it cannot answer exactly, having changed nothing', () => {
     const declined = [
       // Not a delta of content alone, or not the first choice's only delta.
@@ -308,6 +315,7 @@ describe('fast paths: events no parser would change are not re-serialised', () =
       '{"choices":[{"index":0,"delta":{"content":"<think>","role":"assistant"},"finish_reason":null}]}',
       '{"choices":[{"index":0,"delta":{ "content":"<think>"},"finish_reason":null}]}',
       '{"choices":[{"index":0,"delta":{"content":"<think>"}},{"index":0,"delta":{"content":"a"}}]}',
+      '{"choices":[{"index":0,"delta":{"role":"assistant"},"finish_reason":null},{"delta":{"content":"<think>"}}]}',
       '{"choices":[{"index":0.5,"delta":{"content":"<think>"},"finish_reason":null}]}',
       '{"choices":[{"index":-1,"delta":{"content":"<think>"},"finish_reason":null}]}',
       // Not valid JSON: a raw control character, a bad escape, a string that never ends.

@@ -34,8 +34,8 @@ const DELTA_CONTENT = 'delta":{"content":"';
  * (JSON.parse would refuse the event, and the slow path then relays it as it came).
  */
 function contentOnlyDelta(data: string): { open: number; close: number; text: string } | null {
-  const at = indexOfQuoted(data, DELTA_CONTENT);
-  if (at < 0 || indexOfQuoted(data, 'delta"', at + 1) >= 0) return null;
+  const at = indexOfQuoted(data, 'delta"');
+  if (at < 0 || !data.startsWith(DELTA_CONTENT, at + 1) || indexOfQuoted(data, 'delta"', at + 1) >= 0) return null;
   const start = at + 1 + DELTA_CONTENT.length;
   let escaped = false;
   let end = start;

@@ -190,7 +190,9 @@ export class ParserStream {
       if (fast === null) return null;
       ran = true;
     }
-    const out = fast === data ? chunk : Buffer.from(`data: ${fast}\n\n`, 'latin1');
+    // A renamed text re-encodes as latin1 to the upstream's bytes; a text-path answer (ASCII
+    // data, but a decoded escape may have become any character) is UTF-8 like the full path's.
+    const out = fast === data ? chunk : Buffer.from(`data: ${fast}\n\n`, ran ? 'utf8' : 'latin1');
     // The shape, if any, did not fit this chunk (or the state moved on): learn this one's. A
     // chunk without a plain text (an escape, a tool call) leaves the last shape for the next. A
     // chunk the stage ran changed its state: its answer is no verdict for the next.
