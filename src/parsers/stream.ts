@@ -23,8 +23,9 @@ export interface ParserStreamOptions {
 /**
  * Re-emits an SSE chat-completion stream through the parsers. Each upstream chunk in gives at
  * most one chunk out (whole events only, so a parser never sees half an event); events no parser
- * would touch, or touch only by renaming a key, skip JSON entirely, and a chunk of whole events
- * none of which changed goes out as the same bytes. At `[DONE]`, or at the end of a stream
+ * would touch, or touch only by renaming a key, skip JSON entirely, a tag event whose delta is
+ * only its content runs through its stage on the text (`Pipeline.textPath`), and a chunk of whole
+ * events none of which changed goes out as the same bytes. At `[DONE]`, or at the end of a stream
  * without it, what the parsers still hold goes out as final chunks carrying the last envelope.
  * Not JSON, comments and `[DONE]` pass through. A parser that throws switches parsing off for the
  * rest of the stream: events then pass through as they came. With an inspector (the SSE tap), each
@@ -157,7 +158,8 @@ export class ParserStream {
    * per byte: every test the fast path makes and every key a stage renames is ASCII, and no byte
    * of a multi-byte UTF-8 character is, so the tests answer as on the UTF-8 text and the renamed
    * text re-encodes to the exact bytes. The parser would only have dispatched this event, so it
-   * can skip it. Null: the chunk takes the full path (nothing here changed any state).
+   * can skip it. A tag event with ASCII bytes takes the text path here too. Null: the chunk takes
+   * the full path (nothing here changed any state).
    */
   private wholeEvent(chunk: Uint8Array): Uint8Array | null {
     const n = chunk.byteLength;
